@@ -1,0 +1,294 @@
+//! Registered clients: what a client is allowed to do and how its certificate is matched
+//! (RFC 8705 §2, RFC 7591 client metadata).
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::pki::{certs_from_pem, DistinguishedName, SpkiPin, Thumbprint};
+
+/// `token_endpoint_auth_method` values certbound accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// PKI: chain to a trust anchor plus one registered subject (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// A certificate registered with the client (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+        }
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tls_client_auth" => Ok(Self::TlsClientAuth),
+            "self_signed_tls_client_auth" => Ok(Self::SelfSignedTlsClientAuth),
+            other => Err(format!("unsupported auth method {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientStatus {
+    Active,
+    Disabled,
+}
+
+impl ClientStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientStatus::Active => "active",
+            ClientStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl FromStr for ClientStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(format!("unknown status {other:?}")),
+        }
+    }
+}
+
+/// The one registered subject a `tls_client_auth` certificate must carry (RFC 8705 §2.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectMatcher {
+    Dn(DistinguishedName),
+    SanDns(String),
+    SanUri(String),
+    SanIp(IpAddr),
+    SanEmail(String),
+}
+
+impl SubjectMatcher {
+    /// The RFC 8705 metadata name and the value as registered.
+    pub fn parts(&self) -> (&'static str, String) {
+        match self {
+            SubjectMatcher::Dn(dn) => ("tls_client_auth_subject_dn", dn.to_string()),
+            SubjectMatcher::SanDns(v) => ("tls_client_auth_san_dns", v.clone()),
+            SubjectMatcher::SanUri(v) => ("tls_client_auth_san_uri", v.clone()),
+            SubjectMatcher::SanIp(v) => ("tls_client_auth_san_ip", v.to_string()),
+            SubjectMatcher::SanEmail(v) => ("tls_client_auth_san_email", v.clone()),
+        }
+    }
+
+    /// Parses from the metadata name and value.
+    pub fn from_parts(kind: &str, value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("{kind} is empty"));
+        }
+        match kind {
+            "tls_client_auth_subject_dn" => DistinguishedName::parse(value)
+                .map(Self::Dn)
+                .map_err(|e| e.to_string()),
+            "tls_client_auth_san_dns" => Ok(Self::SanDns(value.to_ascii_lowercase())),
+            "tls_client_auth_san_uri" => Ok(Self::SanUri(value.to_string())),
+            "tls_client_auth_san_ip" => value
+                .parse()
+                .map(Self::SanIp)
+                .map_err(|_| format!("{value:?} is not an IP address")),
+            "tls_client_auth_san_email" if value.contains('@') => {
+                Ok(Self::SanEmail(value.to_string()))
+            }
+            "tls_client_auth_san_email" => Err(format!("{value:?} is not an email address")),
+            other => Err(format!("unknown subject kind {other:?}")),
+        }
+    }
+}
+
+/// An exact certificate named by issuer and serial number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerSerial {
+    pub issuer: String,
+    /// Hex of the serial number's DER integer content.
+    pub serial: String,
+}
+
+impl IssuerSerial {
+    /// Parses `SERIAL_HEX:ISSUER_DN`, normalising both parts.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (serial, issuer) = s.split_once(':').ok_or("expected SERIAL_HEX:ISSUER_DN")?;
+        let pin = Self {
+            issuer: issuer.to_string(),
+            serial: serial.trim().trim_start_matches("0x").to_ascii_lowercase(),
+        };
+        let (dn, _) = pin.decode()?;
+        Ok(Self {
+            issuer: dn.to_string(),
+            ..pin
+        })
+    }
+
+    /// The issuer name and the serial number's bytes.
+    pub fn decode(&self) -> Result<(DistinguishedName, Vec<u8>), String> {
+        let serial = (0..self.serial.len())
+            .step_by(2)
+            .map(|i| {
+                self.serial
+                    .get(i..i + 2)
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .filter(|b| !b.is_empty())
+            .ok_or("serial must be hex bytes")?;
+        let dn = DistinguishedName::parse(&self.issuer).map_err(|e| e.to_string())?;
+        Ok((dn, serial))
+    }
+}
+
+/// A registered client, as loaded from the store.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub status: ClientStatus,
+    pub auth_method: AuthMethod,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
+    pub bound_access_tokens: bool,
+    pub subject: Option<SubjectMatcher>,
+    /// For self-signed clients: a JWKS whose keys carry `x5c`.
+    pub jwks: Option<Value>,
+    pub ca_pins: Vec<SpkiPin>,
+    pub cert_pins: Vec<Thumbprint>,
+    pub issuer_serial_pins: Vec<IssuerSerial>,
+    /// May introspect tokens issued to other clients (a resource server).
+    pub can_introspect: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    /// Thumbprints of the certificates in the client's JWKS `x5c` entries (leaf only).
+    pub fn jwks_thumbprints(&self) -> Vec<Thumbprint> {
+        jwks_certificates(self.jwks.as_ref())
+            .iter()
+            .map(|der| Thumbprint::of_der(der))
+            .collect()
+    }
+
+    /// Checks what the client's own metadata must satisfy before it is stored.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.client_id.is_empty()
+            || self.client_id.len() > 255
+            || self.client_id.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return Err("client_id must be 1-255 printable characters without spaces".into());
+        }
+        if self.grant_types.is_empty() {
+            return Err("at least one grant type is required".into());
+        }
+        for grant in &self.grant_types {
+            if !crate::oauth::SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
+                return Err(format!("unsupported grant type {grant:?}"));
+            }
+        }
+        if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(format!("invalid scope {bad:?}"));
+        }
+        match self.auth_method {
+            AuthMethod::TlsClientAuth if self.subject.is_none() => {
+                Err("tls_client_auth needs exactly one subject (DN or SAN)".into())
+            }
+            AuthMethod::SelfSignedTlsClientAuth if self.subject.is_some() => {
+                Err("self_signed_tls_client_auth takes certificates, not a subject".into())
+            }
+            AuthMethod::SelfSignedTlsClientAuth
+                if self.jwks_thumbprints().is_empty() && self.cert_pins.is_empty() =>
+            {
+                Err("self_signed_tls_client_auth needs at least one certificate".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// The leaf certificates (`x5c[0]`) of a JWKS.
+pub fn jwks_certificates(jwks: Option<&Value>) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let Some(keys) = jwks.and_then(|j| j.get("keys")).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    keys.iter()
+        .filter_map(|k| k.get("x5c")?.as_array()?.first()?.as_str())
+        .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .collect()
+}
+
+/// Builds a JWKS with one `x5c` entry per PEM certificate, for registering self-signed clients.
+pub fn jwks_from_pem_certificates(pems: &[Vec<u8>]) -> Result<Value, String> {
+    use base64::Engine;
+    let mut keys = Vec::new();
+    for pem in pems {
+        for der in certs_from_pem(pem).map_err(|e| e.to_string())? {
+            crate::pki::ClientCertificate::from_chain(vec![der.clone()])
+                .map_err(|e| e.to_string())?;
+            keys.push(serde_json::json!({
+                "x5c": [base64::engine::general_purpose::STANDARD.encode(der.as_ref())],
+                "x5t#S256": Thumbprint::of_der(der.as_ref()).to_base64url(),
+            }));
+        }
+    }
+    Ok(serde_json::json!({ "keys": keys }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_kinds_parse_and_reject_garbage() {
+        assert!(matches!(
+            SubjectMatcher::from_parts("tls_client_auth_san_ip", "::1"),
+            Ok(SubjectMatcher::SanIp(_))
+        ));
+        assert!(SubjectMatcher::from_parts("tls_client_auth_san_ip", "nope").is_err());
+        assert!(SubjectMatcher::from_parts("tls_client_auth_san_email", "nope").is_err());
+        assert!(SubjectMatcher::from_parts("tls_client_auth_subject_dn", "CN").is_err());
+        assert!(SubjectMatcher::from_parts("tls_client_auth_san_dns", "  ").is_err());
+    }
+
+    #[test]
+    fn issuer_serial_parses() {
+        let pin = IssuerSerial::parse("0A1b:CN=ca,O=x").unwrap();
+        let (dn, serial) = pin.decode().unwrap();
+        assert_eq!(serial, vec![0x0a, 0x1b]);
+        assert_eq!(pin.serial, "0a1b");
+        assert!(dn.matches(&DistinguishedName::parse("cn=CA, o=X").unwrap()));
+        assert!(IssuerSerial::parse("zz:CN=x").is_err());
+        assert!(IssuerSerial::parse("CN=x").is_err());
+    }
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("accounts:read"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token(""));
+    }
+}

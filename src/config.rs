@@ -1,0 +1,286 @@
+//! Configuration: a TOML file, overridden by `CERTBOUND_*` environment variables, over defaults
+//! that run a complete development server from `./certbound-data/`. Every setting is listed in
+//! docs/configuration.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::jose::SigningAlg;
+
+/// The file form: every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub mtls_listen: Option<String>,
+    pub mtls_base_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub trust_anchors: Option<Vec<PathBuf>>,
+    pub trust_dev_ca: Option<bool>,
+    pub server_cert: Option<PathBuf>,
+    pub server_key: Option<PathBuf>,
+    pub access_token_ttl: Option<u64>,
+    pub signing_alg: Option<String>,
+    pub key_encryption_key: Option<String>,
+    pub log_format: Option<String>,
+    pub reload_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Where the key-encryption key comes from.
+#[derive(Debug, Clone)]
+pub enum KekSource {
+    /// Base64 of 32 bytes, from the config file or `CERTBOUND_KEK`.
+    Inline(String),
+    /// A file holding it, generated on first start (development default).
+    File(PathBuf),
+}
+
+/// The second listener for mutual TLS when a deployment splits it from the public one
+/// (RFC 8705 §5).
+#[derive(Debug, Clone)]
+pub struct MtlsAlias {
+    pub listen: SocketAddr,
+    pub base_url: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// `None`: `https://localhost:<bound port>`.
+    pub issuer: Option<String>,
+    pub mtls: Option<MtlsAlias>,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Generate the dev PKI here when it is missing.
+    pub dev_pki_dir: Option<PathBuf>,
+    pub trust_anchor_files: Vec<PathBuf>,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub access_token_ttl: u64,
+    pub signing_alg: SigningAlg,
+    pub kek: KekSource,
+    pub log_format: LogFormat,
+    pub reload_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("parsing {0}: {1}")]
+    Parse(String, toml::de::Error),
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_DATA_DIR: &str = "certbound-data";
+pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 300;
+
+impl Settings {
+    /// Reads the optional file, then applies the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) => {
+                let shown = p.display().to_string();
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read(shown.clone(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(shown, e))?
+            }
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, |k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Applies environment overrides (`env` looks a variable up) and defaults.
+    pub fn resolve(
+        file: FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let pick = |var: &str, from_file: Option<String>| env(var).or(from_file);
+        let listen = parse_addr(
+            "listen",
+            &pick("CERTBOUND_LISTEN", file.listen).unwrap_or(DEFAULT_LISTEN.into()),
+        )?;
+        let mtls = match pick("CERTBOUND_MTLS_LISTEN", file.mtls_listen) {
+            Some(addr) => Some(MtlsAlias {
+                listen: parse_addr("mtls_listen", &addr)?,
+                base_url: pick("CERTBOUND_MTLS_BASE_URL", file.mtls_base_url),
+            }),
+            None => None,
+        };
+        let data_dir = env("CERTBOUND_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = pick("CERTBOUND_DATABASE_URL", file.database_url).unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("certbound.db").display()
+            )
+        });
+
+        let server_cert = env("CERTBOUND_SERVER_CERT")
+            .map(PathBuf::from)
+            .or(file.server_cert);
+        let server_key = env("CERTBOUND_SERVER_KEY")
+            .map(PathBuf::from)
+            .or(file.server_key);
+        let pki_dir = data_dir.join("pki");
+        let layout = crate::pki::dev::PkiLayout::new(&pki_dir);
+        let (server_cert, server_key, dev_pki_dir) = match (server_cert, server_key) {
+            (Some(c), Some(k)) => (c, k, None),
+            (None, None) => (
+                layout.server_cert(),
+                layout.server_key(),
+                Some(pki_dir.clone()),
+            ),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "server_cert",
+                    "server_cert and server_key go together".into(),
+                ))
+            }
+        };
+        let trust_dev_ca = match env("CERTBOUND_TRUST_DEV_CA") {
+            Some(v) => parse_bool("trust_dev_ca", &v)?,
+            None => file.trust_dev_ca.unwrap_or(dev_pki_dir.is_some()),
+        };
+        let mut trust_anchor_files = Vec::new();
+        if trust_dev_ca {
+            trust_anchor_files.push(layout.ca_cert());
+        }
+        match env("CERTBOUND_TRUST_ANCHORS") {
+            Some(list) => {
+                trust_anchor_files.extend(list.split(',').map(|p| PathBuf::from(p.trim())))
+            }
+            None => trust_anchor_files.extend(file.trust_anchors.unwrap_or_default()),
+        }
+
+        let access_token_ttl = match env("CERTBOUND_ACCESS_TOKEN_TTL") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::Invalid("access_token_ttl", v))?,
+            None => file.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
+        };
+        if !(1..=86_400).contains(&access_token_ttl) {
+            return Err(ConfigError::Invalid(
+                "access_token_ttl",
+                "must be 1..=86400 seconds".into(),
+            ));
+        }
+        let alg = pick("CERTBOUND_SIGNING_ALG", file.signing_alg).unwrap_or_else(|| "ES256".into());
+        let signing_alg = alg
+            .parse()
+            .map_err(|_| ConfigError::Invalid("signing_alg", alg))?;
+        let kek = match pick("CERTBOUND_KEK", file.key_encryption_key) {
+            Some(k) => KekSource::Inline(k),
+            None => KekSource::File(data_dir.join("kek")),
+        };
+        let log_format = match pick("CERTBOUND_LOG_FORMAT", file.log_format).as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError::Invalid("log_format", other.into())),
+        };
+        let reload_ms = match env("CERTBOUND_RELOAD_INTERVAL_MS") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::Invalid("reload_interval_ms", v))?,
+            None => file.reload_interval_ms.unwrap_or(1000),
+        };
+        Ok(Self {
+            listen,
+            issuer: pick("CERTBOUND_ISSUER", file.issuer),
+            mtls,
+            data_dir,
+            database_url,
+            dev_pki_dir,
+            trust_anchor_files,
+            server_cert,
+            server_key,
+            access_token_ttl,
+            signing_alg,
+            kek,
+            log_format,
+            reload_interval: Duration::from_millis(reload_ms.max(50)),
+        })
+    }
+}
+
+fn parse_addr(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| ConfigError::Invalid(name, format!("{value:?} is not host:port")))
+}
+
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(ConfigError::Invalid(name, value.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_from_the_data_dir() {
+        let s = Settings::resolve(FileConfig::default(), |_| None).unwrap();
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            s.database_url,
+            "sqlite://certbound-data/certbound.db?mode=rwc"
+        );
+        assert_eq!(
+            s.trust_anchor_files,
+            vec![PathBuf::from("certbound-data/pki/ca.pem")]
+        );
+        assert_eq!(s.access_token_ttl, 300);
+        assert_eq!(s.signing_alg, SigningAlg::Es256);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:1\"\naccess_token_ttl = 60\nsigning_alg = \"EdDSA\"",
+        )
+        .unwrap();
+        let s = Settings::resolve(file, |k| match k {
+            "CERTBOUND_LISTEN" => Some("127.0.0.1:2".into()),
+            "CERTBOUND_ACCESS_TOKEN_TTL" => Some("30".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.listen.port(), 2);
+        assert_eq!(s.access_token_ttl, 30);
+        assert_eq!(s.signing_alg, SigningAlg::EdDsa);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("nonsense = 1").is_err());
+        for (k, v) in [
+            ("CERTBOUND_LISTEN", "localhost"),
+            ("CERTBOUND_ACCESS_TOKEN_TTL", "0"),
+            ("CERTBOUND_SIGNING_ALG", "HS256"),
+            ("CERTBOUND_LOG_FORMAT", "xml"),
+        ] {
+            let r = Settings::resolve(FileConfig::default(), |x| (x == k).then(|| v.to_string()));
+            assert!(r.is_err(), "{k}={v}");
+        }
+    }
+}

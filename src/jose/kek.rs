@@ -1,0 +1,107 @@
+//! The key-encryption key: AES-256-GCM over signing keys at rest, so a copy of the database
+//! alone does not leak them.
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::config::KekSource;
+
+pub struct KeyEncryptionKey(LessSafeKey);
+
+#[derive(Debug, thiserror::Error)]
+pub enum KekError {
+    #[error("key-encryption key must be base64 of 32 bytes")]
+    Format,
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("sealed key does not open with this key-encryption key (wrong CERTBOUND_KEK?)")]
+    Open,
+}
+
+impl KeyEncryptionKey {
+    pub fn from_base64(text: &str) -> Result<Self, KekError> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| KekError::Format)?;
+        let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KekError::Format)?;
+        Ok(Self(LessSafeKey::new(key)))
+    }
+
+    /// Reads the configured key, or the data-dir file, generating that file (mode 0600) on
+    /// first start.
+    pub fn load(source: &KekSource) -> Result<Self, KekError> {
+        match source {
+            KekSource::Inline(text) => Self::from_base64(text),
+            KekSource::File(path) => {
+                let shown = path.display().to_string();
+                match std::fs::read_to_string(path) {
+                    Ok(text) => Self::from_base64(&text),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        let text = Self::generate_base64();
+                        crate::write_private_file(path, text.as_bytes())
+                            .map_err(|e| KekError::Io(shown, e))?;
+                        Self::from_base64(&text)
+                    }
+                    Err(e) => Err(KekError::Io(shown, e)),
+                }
+            }
+        }
+    }
+
+    /// A fresh random key in the configured form.
+    pub fn generate_base64() -> String {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).expect("system RNG");
+        STANDARD.encode(bytes)
+    }
+
+    /// `base64(nonce || ciphertext || tag)`, bound to `context` (the key id).
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).expect("system RNG");
+        let mut buf = plaintext.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut buf,
+            )
+            .expect("AES-GCM seal");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        STANDARD.encode(out)
+    }
+
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, KekError> {
+        let bytes = STANDARD.decode(sealed).map_err(|_| KekError::Open)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(KekError::Open);
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KekError::Open)?;
+        let mut buf = ciphertext.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
+            .map_err(|_| KekError::Open)?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_tamper() {
+        let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
+        let sealed = kek.seal("kid1", b"secret");
+        assert_eq!(kek.open("kid1", &sealed).unwrap(), b"secret");
+        assert!(
+            kek.open("kid2", &sealed).is_err(),
+            "context is authenticated"
+        );
+        let other = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
+        assert!(other.open("kid1", &sealed).is_err());
+        assert!(KeyEncryptionKey::from_base64("c2hvcnQ=").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! The client credentials grant (RFC 6749 §4.4), with RFC 8707 resource indicators.
+
+use axum::response::Response;
+
+use super::access_token::{self, Grant};
+use super::client_auth::VerifiedClient;
+use super::{OAuthError, OAuthForm, Shared};
+
+pub fn grant(
+    state: &Shared,
+    client: &VerifiedClient,
+    form: &OAuthForm,
+) -> Result<Response, OAuthError> {
+    let scope = granted_scope(client, form.get("scope"))?;
+    let audience = requested_audience(form)?;
+    access_token::issue(state, client, Grant { scope, audience })
+}
+
+/// RFC 6749 §3.3: a requested scope must be a subset of the client's; with none requested,
+/// the client's registered scopes are granted.
+pub fn granted_scope(
+    client: &VerifiedClient,
+    requested: Option<&str>,
+) -> Result<Vec<String>, OAuthError> {
+    let allowed = &client.client().scopes;
+    let Some(requested) = requested else {
+        return Ok(allowed.clone());
+    };
+    let mut granted: Vec<String> = Vec::new();
+    for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+        if !crate::client::is_scope_token(scope) {
+            return Err(OAuthError::InvalidScope("malformed scope"));
+        }
+        if !allowed.iter().any(|a| a == scope) {
+            return Err(OAuthError::InvalidScope(
+                "a requested scope is not allowed for this client",
+            ));
+        }
+        if !granted.iter().any(|g| g == scope) {
+            granted.push(scope.to_string());
+        }
+    }
+    Ok(granted)
+}
+
+/// RFC 8707 §2: each `resource` is an absolute URI without a fragment.
+pub fn requested_audience(form: &OAuthForm) -> Result<Vec<String>, OAuthError> {
+    let mut audience = Vec::new();
+    for resource in form.all("resource") {
+        if !is_absolute_uri_without_fragment(resource) {
+            return Err(OAuthError::InvalidTarget(
+                "resource must be an absolute URI without a fragment",
+            ));
+        }
+        if !audience.iter().any(|a| a == resource) {
+            audience.push(resource.to_string());
+        }
+    }
+    Ok(audience)
+}
+
+/// RFC 3986 §4.3 absolute-URI: `scheme ":" hier-part [ "?" query ]`.
+fn is_absolute_uri_without_fragment(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    scheme_ok
+        && !rest.is_empty()
+        && !s.contains('#')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_uris() {
+        assert!(is_absolute_uri_without_fragment(
+            "https://api.bank.example/accounts"
+        ));
+        assert!(is_absolute_uri_without_fragment("urn:bank:accounts"));
+        assert!(!is_absolute_uri_without_fragment("/accounts"));
+        assert!(!is_absolute_uri_without_fragment("https://x.example/#frag"));
+        assert!(!is_absolute_uri_without_fragment("1http://x"));
+        assert!(!is_absolute_uri_without_fragment("https://x y"));
+    }
+}

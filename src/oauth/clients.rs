@@ -1,0 +1,106 @@
+//! An in-memory cache of registered clients, so the token hot path reads no database once a
+//! client has been seen. Every node clears it when the store's `clients` revision changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::client::Client;
+use crate::pki::{DistinguishedName, Thumbprint};
+use crate::store::{Store, StoreError};
+
+/// How long a successful chain validation is reused for the same presented chain, at most.
+const CHAIN_CACHE_SECONDS: i64 = 300;
+/// Bound on remembered chains per client.
+const CHAIN_CACHE_ENTRIES: usize = 256;
+
+/// A client with everything certificate matching needs precomputed.
+#[derive(Debug)]
+pub struct CachedClient {
+    pub client: Client,
+    pub registered_thumbprints: Vec<Thumbprint>,
+    pub issuer_serial_pins: Vec<(DistinguishedName, Vec<u8>)>,
+    /// Chains (by digest) that validated, with when that result stops being reused.
+    validated_chains: Mutex<HashMap<[u8; 32], i64>>,
+}
+
+impl CachedClient {
+    fn new(client: Client) -> Self {
+        let issuer_serial_pins = client
+            .issuer_serial_pins
+            .iter()
+            .filter_map(|p| p.decode().ok())
+            .collect();
+        Self {
+            registered_thumbprints: client.jwks_thumbprints(),
+            issuer_serial_pins,
+            client,
+            validated_chains: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn chain_validated(&self, digest: &[u8; 32], now: i64) -> bool {
+        let chains = self
+            .validated_chains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        chains.get(digest).is_some_and(|until| now <= *until)
+    }
+
+    pub fn remember_chain(&self, digest: [u8; 32], now: i64, leaf_not_after: i64) {
+        let mut chains = self
+            .validated_chains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if chains.len() >= CHAIN_CACHE_ENTRIES {
+            chains.retain(|_, until| *until >= now);
+            if chains.len() >= CHAIN_CACHE_ENTRIES {
+                chains.clear();
+            }
+        }
+        chains.insert(digest, (now + CHAIN_CACHE_SECONDS).min(leaf_not_after));
+    }
+}
+
+pub struct ClientCache {
+    store: Store,
+    clients: RwLock<HashMap<String, Arc<CachedClient>>>,
+}
+
+impl ClientCache {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            clients: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The client, from memory or else the store. Unknown ids are not cached, so registering a
+    /// client takes effect at once.
+    pub async fn get(&self, client_id: &str) -> Result<Option<Arc<CachedClient>>, StoreError> {
+        if let Some(found) = self
+            .clients
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(client_id)
+        {
+            return Ok(Some(found.clone()));
+        }
+        let Some(client) = self.store.get_client(client_id).await? else {
+            return Ok(None);
+        };
+        let cached = Arc::new(CachedClient::new(client));
+        self.clients
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(client_id.to_string(), cached.clone());
+        Ok(Some(cached))
+    }
+
+    /// Forgets every client, including their validated chains.
+    pub fn clear(&self) {
+        self.clients
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}

@@ -1,0 +1,79 @@
+//! The token-endpoint family's error type: RFC 6749 §5.2 JSON, always `Cache-Control: no-store`.
+//! Descriptions are fixed strings; internal details are logged, never returned.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(&'static str),
+    #[error("request body too large")]
+    RequestTooLarge,
+    /// Deliberately without detail: the reason is logged with the certificate.
+    #[error("invalid_client")]
+    InvalidClient,
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(&'static str),
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType,
+    #[error("invalid_scope: {0}")]
+    InvalidScope(&'static str),
+    #[error("invalid_target: {0}")]
+    InvalidTarget(&'static str),
+    /// Logged; the caller sees only `server_error`.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl OAuthError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>) {
+        match self {
+            Self::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", Some(d)),
+            Self::RequestTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                Some("request body too large"),
+            ),
+            Self::InvalidClient => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                Some("client authentication failed"),
+            ),
+            Self::UnauthorizedClient(d) => {
+                (StatusCode::BAD_REQUEST, "unauthorized_client", Some(d))
+            }
+            Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", None),
+            Self::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", Some(d)),
+            Self::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", Some(d)),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let (status, code, description) = self.parts();
+        let body = match description {
+            Some(d) => serde_json::json!({ "error": code, "error_description": d }),
+            None => serde_json::json!({ "error": code }),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        no_store(&mut response);
+        response
+    }
+}
+
+/// RFC 6749 §5.1: responses carrying tokens or token errors must not be cached.
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}

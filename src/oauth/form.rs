@@ -1,0 +1,161 @@
+//! Strict `application/x-www-form-urlencoded` request bodies (RFC 6749 §3.2, Appendix B):
+//! right content type, bounded size, valid percent-encoding and UTF-8, and no parameter
+//! repeated (except those defined as repeatable, like RFC 8707 `resource`).
+
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+
+use super::OAuthError;
+
+/// Bodies beyond this are refused before parsing; real token requests are a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Parameters that may appear more than once.
+const REPEATABLE: &[&str] = &["resource"];
+
+/// A parsed form. Empty values count as absent (RFC 6749 §3.1).
+#[derive(Debug, Default)]
+pub struct OAuthForm {
+    params: Vec<(String, String)>,
+}
+
+impl OAuthForm {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn require(&self, name: &str, missing: &'static str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or(OAuthError::InvalidRequest(missing))
+    }
+
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.params
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parses a body.
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut params: Vec<(String, String)> = Vec::new();
+        for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let name = decode(name)?;
+            let value = decode(value)?;
+            if name.is_empty() {
+                return Err(OAuthError::InvalidRequest("malformed form body"));
+            }
+            if value.is_empty() {
+                continue;
+            }
+            if params.iter().any(|(k, _)| *k == name) && !REPEATABLE.contains(&name.as_str()) {
+                return Err(OAuthError::InvalidRequest(
+                    "a parameter was sent more than once",
+                ));
+            }
+            params.push((name, value));
+        }
+        Ok(Self { params })
+    }
+}
+
+/// Decodes one form component: `+` is a space, `%XX` a byte; anything else malformed.
+fn decode(input: &[u8]) -> Result<String, OAuthError> {
+    let malformed = || OAuthError::InvalidRequest("malformed form body");
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = input.get(i + 1..i + 3).ok_or_else(malformed)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| malformed())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| malformed())?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    let text = String::from_utf8(out).map_err(|_| malformed())?;
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(OAuthError::InvalidRequest(
+            "control characters in form body",
+        ));
+    }
+    Ok(text)
+}
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(OAuthError::InvalidRequest(
+                "content type must be application/x-www-form-urlencoded",
+            ));
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY) {
+            return Err(OAuthError::RequestTooLarge);
+        }
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| OAuthError::RequestTooLarge)?;
+        Self::parse(&body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_decodes() {
+        let f = OAuthForm::parse(
+            b"grant_type=client_credentials&scope=a+b%20c&empty=&resource=x&resource=y",
+        )
+        .unwrap();
+        assert_eq!(f.get("grant_type"), Some("client_credentials"));
+        assert_eq!(f.get("scope"), Some("a b c"));
+        assert_eq!(f.get("empty"), None);
+        assert_eq!(f.all("resource").collect::<Vec<_>>(), vec!["x", "y"]);
+    }
+
+    #[test]
+    fn rejects_duplicates_and_bad_encoding() {
+        for bad in [
+            &b"a=1&a=2"[..],
+            b"a=%zz",
+            b"a=%4",
+            b"a=%ff%fe",
+            b"=x",
+            b"a=%00",
+        ] {
+            assert!(
+                OAuthForm::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

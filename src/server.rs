@@ -1,0 +1,249 @@
+//! Wiring: settings in, running listeners out. Starts the dev PKI if needed, opens the store,
+//! loads keys and trust anchors, serves the AS routes on the listener(s), and keeps caches in
+//! step with the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Settings;
+use crate::jose::{keys, KeyEncryptionKey};
+use crate::oauth::{self, AppState, Endpoints, Shared};
+use crate::pki::dev::PkiLayout;
+use crate::pki::TrustStore;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("dev PKI: {0}")]
+    DevPki(#[from] crate::pki::dev::DevPkiError),
+    #[error("binding {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsSetupError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("key-encryption key: {0}")]
+    Kek(#[from] crate::jose::kek::KekError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] keys::KeysError),
+    #[error("trust anchors: {0}")]
+    Trust(#[from] crate::pki::chain::TrustStoreError),
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub mtls_addr: Option<SocketAddr>,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningServer {
+    pub fn issuer(&self) -> &str {
+        self.state.issuer()
+    }
+
+    /// Stops accepting, drains open connections, and returns when all listeners are done.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.state.store.close().await;
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_signalled(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining open connections");
+        self.shutdown().await;
+    }
+}
+
+/// Starts the authorization server described by `settings`.
+pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
+    crate::install_crypto_provider();
+    if let Some(dir) = &settings.dev_pki_dir {
+        let layout = PkiLayout::new(dir);
+        if !layout.exists() {
+            layout.init()?;
+            tracing::info!(dir = %dir.display(), "generated a development PKI");
+        }
+    }
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Bind(settings.listen, e))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(settings.listen, e))?;
+    let mtls_listener = match &settings.mtls {
+        Some(m) => Some(
+            TcpListener::bind(m.listen)
+                .await
+                .map_err(|e| StartError::Bind(m.listen, e))?,
+        ),
+        None => None,
+    };
+    let mtls_addr = mtls_listener.as_ref().and_then(|l| l.local_addr().ok());
+
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("https://localhost:{}", local_addr.port()));
+    let mtls_base = match (&settings.mtls, mtls_addr) {
+        (Some(m), Some(addr)) => Some(
+            m.base_url
+                .clone()
+                .unwrap_or_else(|| format!("https://localhost:{}", addr.port())),
+        ),
+        _ => None,
+    };
+
+    let store = Store::connect(&settings.database_url).await?;
+    let kek = KeyEncryptionKey::load(&settings.kek)?;
+    let ttl = settings.access_token_ttl as i64;
+    let ring = keys::load_ring(&store, &kek, settings.signing_alg, ttl).await?;
+    let mut trust = TrustStore::default();
+    for path in &settings.trust_anchor_files {
+        trust.add_pem_file(path)?;
+    }
+
+    let endpoints = Endpoints { issuer, mtls_base };
+    let state: AppState = Arc::new(Shared::new(endpoints, store.clone(), trust, ring, ttl));
+    let app = router(state.clone());
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    // With a dedicated mTLS listener the public one does not ask for certificates, so browsers
+    // reading discovery are never prompted (RFC 8705 §5).
+    let main_tls = crate::tls::server_config(
+        &settings.server_cert,
+        &settings.server_key,
+        mtls_listener.is_none(),
+    )?;
+    tasks.spawn(crate::tls::serve(
+        listener,
+        main_tls,
+        app.clone(),
+        signalled(shutdown_rx.clone()),
+    ));
+    if let Some(l) = mtls_listener {
+        let tls = crate::tls::server_config(&settings.server_cert, &settings.server_key, true)?;
+        tasks.spawn(crate::tls::serve(
+            l,
+            tls,
+            app,
+            signalled(shutdown_rx.clone()),
+        ));
+    }
+    tasks.spawn(keep_in_step(
+        state.clone(),
+        kek,
+        settings,
+        signalled(shutdown_rx),
+    ));
+
+    tracing::info!(%local_addr, issuer = state.issuer(), "certbound is listening");
+    Ok(RunningServer {
+        local_addr,
+        mtls_addr,
+        state,
+        shutdown,
+        tasks,
+    })
+}
+
+fn router(state: AppState) -> Router {
+    oauth::router(state.clone()).merge(
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
+            .with_state(state),
+    )
+}
+
+/// Ready when the database answers and a signing key is loaded.
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.ping().await {
+        Ok(()) if state.keys().kids().next().is_some() => (StatusCode::OK, "ready"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready"),
+    }
+}
+
+/// Polls the store's change counters: clears the client cache when clients change, reloads
+/// keys when they change (and every minute, so retired keys leave the JWKS on time), and purges
+/// expired revocations.
+async fn keep_in_step(
+    state: AppState,
+    kek: KeyEncryptionKey,
+    settings: Settings,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let ttl = settings.access_token_ttl as i64;
+    let mut seen = state.store.revisions().await.unwrap_or_default();
+    let mut tick = tokio::time::interval(settings.reload_interval);
+    let mut last_key_load = tokio::time::Instant::now();
+    let mut last_purge = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut stop => return,
+        }
+        let now = match state.store.revisions().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "polling for changes failed");
+                continue;
+            }
+        };
+        if now.clients != seen.clients {
+            state.clients.clear();
+            tracing::info!("clients changed; cache cleared");
+        }
+        if now.keys != seen.keys || last_key_load.elapsed() > Duration::from_secs(60) {
+            match keys::load_ring(&state.store, &kek, settings.signing_alg, ttl).await {
+                Ok(ring) => {
+                    if now.keys != seen.keys {
+                        tracing::info!(kid = ring.signing_key().kid(), "signing keys reloaded");
+                    }
+                    state.replace_keys(ring);
+                }
+                Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
+            }
+            last_key_load = tokio::time::Instant::now();
+        }
+        if last_purge.elapsed() > Duration::from_secs(3600) {
+            let _ = state.store.purge_expired_revocations(crate::now()).await;
+            last_purge = tokio::time::Instant::now();
+        }
+        seen = now;
+    }
+}
+
+async fn signalled(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,160 @@
+//! The client registry.
+
+use sqlx::any::AnyRow;
+
+use super::{bump_revision, int, is_unique_violation, opt_text, text, Store, StoreError};
+use crate::client::{Client, ClientStatus, SubjectMatcher};
+use crate::pki::{SpkiPin, Thumbprint};
+
+const COLUMNS: &str = "client_id, name, status, auth_method, grant_types, scopes, redirect_uris, \
+    bound_access_tokens, subject_kind, subject_value, jwks, ca_pins, cert_pins, \
+    issuer_serial_pins, can_introspect, created_at, updated_at";
+
+impl Store {
+    pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        let (kind, value) = match &c.subject {
+            Some(s) => {
+                let (k, v) = s.parts();
+                (Some(k), Some(v))
+            }
+            None => (None, None),
+        };
+        let mut tx = self.pool().begin().await?;
+        let sql = format!(
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        );
+        let result = sqlx::query(&sql)
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(c.status.as_str())
+            .bind(c.auth_method.as_str())
+            .bind(c.grant_types.join(" "))
+            .bind(c.scopes.join(" "))
+            .bind(json(&c.redirect_uris))
+            .bind(i64::from(c.bound_access_tokens))
+            .bind(kind)
+            .bind(value)
+            .bind(c.jwks.as_ref().map(|j| j.to_string()))
+            .bind(json(
+                &c.ca_pins
+                    .iter()
+                    .map(|p| p.to_base64url())
+                    .collect::<Vec<_>>(),
+            ))
+            .bind(json(
+                &c.cert_pins
+                    .iter()
+                    .map(|p| p.to_base64url())
+                    .collect::<Vec<_>>(),
+            ))
+            .bind(json(&c.issuer_serial_pins))
+            .bind(i64::from(c.can_introspect))
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&mut *tx)
+            .await;
+        match result {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!("client {}", c.client_id)))
+            }
+            other => other?,
+        };
+        bump_revision(&mut tx, "clients").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY created_at, client_id");
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    pub async fn set_client_status(
+        &self,
+        client_id: &str,
+        status: ClientStatus,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done =
+            sqlx::query("UPDATE clients SET status = $1, updated_at = $2 WHERE client_id = $3")
+                .bind(status.as_str())
+                .bind(crate::now())
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client {client_id}")));
+        }
+        bump_revision(&mut tx, "clients").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("serialising plain data")
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(column: &str, value: &str) -> Result<T, StoreError> {
+    serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn pins<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<Vec<T>, StoreError> {
+    parse_json::<Vec<String>>(column, value)?
+        .iter()
+        .map(|p| parse(p).ok_or_else(|| StoreError::Corrupt(format!("{column}: {p:?}"))))
+        .collect()
+}
+
+fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
+    let subject = match (
+        opt_text(row, "subject_kind")?,
+        opt_text(row, "subject_value")?,
+    ) {
+        (Some(kind), Some(value)) => {
+            Some(SubjectMatcher::from_parts(&kind, &value).map_err(corrupt("subject"))?)
+        }
+        _ => None,
+    };
+    let words = |s: String| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    Ok(Client {
+        client_id: text(row, "client_id")?,
+        name: text(row, "name")?,
+        status: text(row, "status")?.parse().map_err(corrupt("status"))?,
+        auth_method: text(row, "auth_method")?
+            .parse()
+            .map_err(corrupt("auth_method"))?,
+        grant_types: words(text(row, "grant_types")?),
+        scopes: words(text(row, "scopes")?),
+        redirect_uris: parse_json("redirect_uris", &text(row, "redirect_uris")?)?,
+        bound_access_tokens: int(row, "bound_access_tokens")? != 0,
+        subject,
+        jwks: opt_text(row, "jwks")?
+            .map(|j| parse_json("jwks", &j))
+            .transpose()?,
+        ca_pins: pins("ca_pins", &text(row, "ca_pins")?, SpkiPin::from_base64url)?,
+        cert_pins: pins(
+            "cert_pins",
+            &text(row, "cert_pins")?,
+            Thumbprint::from_base64url,
+        )?,
+        issuer_serial_pins: parse_json("issuer_serial_pins", &text(row, "issuer_serial_pins")?)?,
+        can_introspect: int(row, "can_introspect")? != 0,
+        created_at: int(row, "created_at")?,
+        updated_at: int(row, "updated_at")?,
+    })
+}
+
+fn corrupt(column: &'static str) -> impl Fn(String) -> StoreError {
+    move |e| StoreError::Corrupt(format!("{column}: {e}"))
+}

@@ -1,0 +1,158 @@
+//! Persistence through sqlx: SQLite (the embedded default) or PostgreSQL, chosen by the
+//! database URL, with the same portable migrations for both.
+
+pub mod clients;
+pub mod keys;
+pub mod revocations;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A connection pool plus the repositories' queries.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        if backend == Backend::Sqlite {
+            create_sqlite_parent_dir(url);
+        }
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the CLI write while a server reads; busy_timeout waits out
+                        // the other writer instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(url).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Change counters for clients and keys, polled by every node to refresh its caches.
+    pub async fn revisions(&self) -> Result<Revisions, StoreError> {
+        let rows = sqlx::query("SELECT name, value FROM revisions")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut revisions = Revisions::default();
+        for row in rows {
+            let name: String = row.try_get("name")?;
+            let value: i64 = row.try_get("value")?;
+            match name.as_str() {
+                "clients" => revisions.clients = value,
+                "keys" => revisions.keys = value,
+                _ => {}
+            }
+        }
+        Ok(revisions)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revisions {
+    pub clients: i64,
+    pub keys: i64,
+}
+
+/// Bumps a change counter inside the writer's transaction.
+async fn bump_revision(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn create_sqlite_parent_dir(url: &str) {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}
+
+fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
+    Ok(row.try_get::<String, _>(column)?)
+}
+
+fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
+    Ok(row.try_get::<Option<String>, _>(column)?)
+}
+
+fn int(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
+    Ok(row.try_get::<i64, _>(column)?)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

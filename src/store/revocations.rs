@@ -1,0 +1,42 @@
+//! Revoked access tokens (RFC 7009), by `jti`, kept until the token's own expiry.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+impl Store {
+    pub async fn revoke_token(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(client_id)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Forgets revocations of tokens that have expired on their own.
+    pub async fn purge_expired_revocations(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTPS listener: rustls with an optional client certificate, whose chain reaches handlers
+//! as a [`PeerCertificate`] parsed once per connection.
+//!
+//! The handshake proves the peer holds the certificate's private key; it does not decide trust.
+//! Trust is per client (RFC 8705 §2: a PKI chain for `tls_client_auth`, a registered certificate
+//! for `self_signed_tls_client_auth`), so the verifier here accepts any certificate and the OAuth
+//! layer judges it.
+
+mod verifier;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::pki::ClientCertificate;
+
+/// How long a peer may take to complete the TLS handshake or send request headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for open connections to finish their requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The client certificate of the connection a request arrived on, if any.
+#[derive(Debug, Clone, Default)]
+pub struct PeerCertificate(pub Option<Arc<ClientCertificate>>);
+
+impl PeerCertificate {
+    /// Parses the chain rustls received. An unparsable chain counts as no certificate (and is
+    /// logged), so it can only ever fail client authentication.
+    fn from_chain(chain: Option<&[CertificateDer<'static>]>, peer: SocketAddr) -> Self {
+        let Some(chain) = chain.filter(|c| !c.is_empty()) else {
+            return Self(None);
+        };
+        match ClientCertificate::from_chain(chain.to_vec()) {
+            Ok(cert) => Self(Some(Arc::new(cert))),
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "unusable client certificate");
+                Self(None)
+            }
+        }
+    }
+
+    pub fn get(&self) -> Option<&ClientCertificate> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerCertificate {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<PeerCertificate>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("reading {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("{0}: no usable PEM {1}")]
+    Pem(String, &'static str),
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// A rustls server configuration for the given certificate and key. With
+/// `request_client_cert`, clients are asked for a certificate but not required to send one.
+pub fn server_config(
+    cert_path: &Path,
+    key_path: &Path,
+    request_client_cert: bool,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let read =
+        |p: &Path| std::fs::read(p).map_err(|e| TlsSetupError::Io(p.display().to_string(), e));
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert_path)?)
+        .collect::<Result<_, _>>()
+        .ok()
+        .filter(|c: &Vec<_>| !c.is_empty())
+        .ok_or_else(|| TlsSetupError::Pem(cert_path.display().to_string(), "certificate"))?;
+    let key = PrivateKeyDer::from_pem_slice(&read(key_path)?)
+        .map_err(|_| TlsSetupError::Pem(key_path.display().to_string(), "private key"))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = if request_client_cert {
+        builder.with_client_cert_verifier(Arc::new(verifier::AnyClientCertificate::new(provider)))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Serves `app` over TLS until `shutdown` resolves, then stops accepting and lets open
+/// connections finish (up to a drain timeout).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let cert = PeerCertificate::from_chain(stream.get_ref().1.peer_certificates(), peer);
+            let service =
+                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(cert.clone());
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                });
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(128);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain timeout; closing them");
+    }
+}
