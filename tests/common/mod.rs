@@ -1,0 +1,236 @@
+//! Test harness: a real certbound server on a loopback port, over real TLS, with a dev PKI, on
+//! SQLite or on a fresh PostgreSQL database.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use certbound::client::{AuthMethod, Client, ClientStatus, SubjectMatcher};
+use certbound::config::{FileConfig, Settings};
+use certbound::pki::dev::{Authority, CertSpec, IssuedCert, PkiLayout};
+use certbound::pki::DistinguishedName;
+use certbound::server::RunningServer;
+use certbound::store::Store;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Admin URL for creating per-test PostgreSQL databases.
+fn pg_admin_url() -> String {
+    std::env::var("CERTBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Runs each named async test fn (taking a `Db`) once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::common::Db::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::common::Db::Postgres).await } )*
+        }
+    };
+}
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub pki: PkiLayout,
+    pub ca: Authority,
+    pub server: Option<RunningServer>,
+    pub store: Store,
+    pub database_url: String,
+    pg_database: Option<String>,
+}
+
+impl TestEnv {
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server; `configure` may adjust the file-level config before it is resolved.
+    pub async fn start_with(db: Db, configure: impl FnOnce(&mut FileConfig)) -> Self {
+        certbound::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let pki = PkiLayout::new(dir.path().join("certbound-data/pki"));
+        pki.init().unwrap();
+        let (database_url, pg_database) = match db {
+            Db::Sqlite => (format!("sqlite://{}/test.db?mode=rwc", dir.path().display()), None),
+            Db::Postgres => {
+                let name = format!("certbound_t_{}", certbound::jose::random_id().to_lowercase().replace(['-', '_'], ""));
+                let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.expect("PostgreSQL at 127.0.0.1:5432");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+                let base = pg_admin_url();
+                let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+                (url, Some(name))
+            }
+        };
+        let mut file = FileConfig {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().join("certbound-data")),
+            database_url: Some(database_url.clone()),
+            reload_interval_ms: Some(100),
+            ..FileConfig::default()
+        };
+        configure(&mut file);
+        let settings = Settings::resolve(file, |_| None).unwrap();
+        let server = certbound::server::start(settings).await.expect("server starts");
+        let store = Store::connect(&database_url).await.unwrap();
+        let ca = pki.authority().unwrap();
+        Self {
+            dir,
+            pki,
+            ca,
+            server: Some(server),
+            store,
+            database_url,
+            pg_database,
+        }
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server().local_addr
+    }
+
+    pub fn issuer(&self) -> String {
+        self.server().issuer().to_string()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr().port())
+    }
+
+    /// Issues a client certificate from the dev CA with subject `CN=name`.
+    pub fn issue(&self, name: &str) -> IssuedCert {
+        self.ca.issue(&CertSpec::client(name, 30)).unwrap()
+    }
+
+    /// An HTTPS client trusting the dev CA, presenting `identity` if given.
+    pub fn http(&self, identity: Option<&IssuedCert>) -> reqwest::Client {
+        http_client(&self.pki, self.addr(), identity.map(|i| (chain_of(i), key_of(i))))
+    }
+
+    /// Registers a `tls_client_auth` client whose certificate subject must be `CN=name`.
+    pub async fn register_pki_client(&self, id: &str, name: &str, scopes: &str) -> Client {
+        let client = pki_client(id, SubjectMatcher::Dn(DistinguishedName::parse(&format!("CN={name}")).unwrap()), scopes);
+        self.store.insert_client(&client).await.unwrap();
+        client
+    }
+
+    /// Requests a client_credentials token; returns status and JSON body.
+    pub async fn token(&self, http: &reqwest::Client, client_id: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id)];
+        form.extend_from_slice(extra);
+        post_form(http, &self.url("/token"), &form).await
+    }
+
+    /// Shuts the server down and drops the PostgreSQL database.
+    pub async fn finish(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        self.store.close().await;
+        if let Some(name) = &self.pg_database {
+            let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+        }
+    }
+}
+
+pub fn pki_client(id: &str, subject: SubjectMatcher, scopes: &str) -> Client {
+    Client {
+        client_id: id.into(),
+        name: id.into(),
+        status: ClientStatus::Active,
+        auth_method: AuthMethod::TlsClientAuth,
+        grant_types: vec!["client_credentials".into()],
+        scopes: scopes.split_whitespace().map(String::from).collect(),
+        redirect_uris: vec![],
+        bound_access_tokens: true,
+        subject: Some(subject),
+        jwks: None,
+        ca_pins: vec![],
+        cert_pins: vec![],
+        issuer_serial_pins: vec![],
+        can_introspect: false,
+        created_at: certbound::now(),
+        updated_at: certbound::now(),
+    }
+}
+
+pub fn chain_of(cert: &IssuedCert) -> Vec<CertificateDer<'static>> {
+    certbound::pki::certs_from_pem(cert.cert_pem.as_bytes()).unwrap()
+}
+
+pub fn key_of(cert: &IssuedCert) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap()
+}
+
+/// A reqwest client over our own rustls config (aws-lc-rs, dev CA as the only root).
+pub fn http_client(
+    pki: &PkiLayout,
+    addr: SocketAddr,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> reqwest::Client {
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots(pki));
+    let config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .resolve("localhost", addr)
+        .build()
+        .unwrap()
+}
+
+pub fn roots(pki: &PkiLayout) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certbound::pki::certs_from_pem(&std::fs::read(pki.ca_cert()).unwrap()).unwrap() {
+        roots.add(cert).unwrap();
+    }
+    roots
+}
+
+pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = http.post(url).form(form).send().await.expect("request completes");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Decodes a JWT payload without verifying it.
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// `x5t#S256` of a certificate, computed here independently of certbound's code.
+pub fn x5t_s256(cert: &IssuedCert) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let der = chain_of(cert).remove(0);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der.as_ref()))
+}
+
+pub fn assert_invalid_client(status: u16, body: &Value) {
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+}
