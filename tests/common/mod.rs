@@ -24,7 +24,8 @@ pub enum Db {
 
 /// Admin URL for creating per-test PostgreSQL databases.
 fn pg_admin_url() -> String {
-    std::env::var("CERTBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("CERTBOUND_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// Runs each named async test fn (taking a `Db`) once on SQLite and once on PostgreSQL.
@@ -64,11 +65,24 @@ impl TestEnv {
         let pki = PkiLayout::new(dir.path().join("certbound-data/pki"));
         pki.init().unwrap();
         let (database_url, pg_database) = match db {
-            Db::Sqlite => (format!("sqlite://{}/test.db?mode=rwc", dir.path().display()), None),
+            Db::Sqlite => (
+                format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
+                None,
+            ),
             Db::Postgres => {
-                let name = format!("certbound_t_{}", certbound::jose::random_id().to_lowercase().replace(['-', '_'], ""));
-                let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.expect("PostgreSQL at 127.0.0.1:5432");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+                let name = format!(
+                    "certbound_t_{}",
+                    certbound::jose::random_id()
+                        .to_lowercase()
+                        .replace(['-', '_'], "")
+                );
+                let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
+                    .await
+                    .expect("PostgreSQL at 127.0.0.1:5432");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
                 let base = pg_admin_url();
                 let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
                 (url, Some(name))
@@ -83,7 +97,9 @@ impl TestEnv {
         };
         configure(&mut file);
         let settings = Settings::resolve(file, |_| None).unwrap();
-        let server = certbound::server::start(settings).await.expect("server starts");
+        let server = certbound::server::start(settings)
+            .await
+            .expect("server starts");
         let store = Store::connect(&database_url).await.unwrap();
         let ca = pki.authority().unwrap();
         Self {
@@ -120,19 +136,35 @@ impl TestEnv {
 
     /// An HTTPS client trusting the dev CA, presenting `identity` if given.
     pub fn http(&self, identity: Option<&IssuedCert>) -> reqwest::Client {
-        http_client(&self.pki, self.addr(), identity.map(|i| (chain_of(i), key_of(i))))
+        http_client(
+            &self.pki,
+            self.addr(),
+            identity.map(|i| (chain_of(i), key_of(i))),
+        )
     }
 
     /// Registers a `tls_client_auth` client whose certificate subject must be `CN=name`.
     pub async fn register_pki_client(&self, id: &str, name: &str, scopes: &str) -> Client {
-        let client = pki_client(id, SubjectMatcher::Dn(DistinguishedName::parse(&format!("CN={name}")).unwrap()), scopes);
+        let client = pki_client(
+            id,
+            SubjectMatcher::Dn(DistinguishedName::parse(&format!("CN={name}")).unwrap()),
+            scopes,
+        );
         self.store.insert_client(&client).await.unwrap();
         client
     }
 
     /// Requests a client_credentials token; returns status and JSON body.
-    pub async fn token(&self, http: &reqwest::Client, client_id: &str, extra: &[(&str, &str)]) -> (u16, Value) {
-        let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id)];
+    pub async fn token(
+        &self,
+        http: &reqwest::Client,
+        client_id: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+        ];
         form.extend_from_slice(extra);
         post_form(http, &self.url("/token"), &form).await
     }
@@ -145,7 +177,10 @@ impl TestEnv {
         self.store.close().await;
         if let Some(name) = &self.pg_database {
             let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
         }
     }
 }
@@ -185,10 +220,12 @@ pub fn http_client(
     addr: SocketAddr,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> reqwest::Client {
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots(pki));
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots(pki));
     let config = match identity {
         Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
         None => builder.with_no_client_auth(),
@@ -209,7 +246,12 @@ pub fn roots(pki: &PkiLayout) -> rustls::RootCertStore {
 }
 
 pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = http.post(url).form(form).send().await.expect("request completes");
+    let response = http
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .expect("request completes");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -219,7 +261,12 @@ pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)])
 pub fn jwt_payload(token: &str) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 /// `x5t#S256` of a certificate, computed here independently of certbound's code.
@@ -233,4 +280,53 @@ pub fn x5t_s256(cert: &IssuedCert) -> String {
 pub fn assert_invalid_client(status: u16, body: &Value) {
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_client", "{body}");
+}
+
+/// Sends raw bytes over mutual TLS (HTTP/1.1) and returns what the server answered, up to the
+/// end of the first response or the connection.
+pub async fn raw_request(env: &TestEnv, identity: Option<&IssuedCert>, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots(&env.pki));
+    let config = match identity {
+        Some(i) => builder
+            .with_client_auth_cert(chain_of(i), key_of(i))
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(env.addr()).await.unwrap();
+    let mut tls = connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(request).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tls.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
 }

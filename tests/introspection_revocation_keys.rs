@@ -1,0 +1,343 @@
+//! Introspection (RFC 7662), revocation (RFC 7009), key rotation, discovery (RFC 8414) and the
+//! mTLS endpoint aliases (RFC 8705 §5).
+
+mod common;
+
+use std::time::Duration;
+
+use certbound::config::FileConfig;
+use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
+use common::{assert_invalid_client, post_form, Db, TestEnv};
+use serde_json::Value;
+
+on_both_databases!(
+    introspection_shows_own_tokens_and_hides_others,
+    revoked_and_expired_tokens_are_inactive,
+    rotated_keys_keep_old_tokens_verifiable,
+    discovery_documents_describe_the_server,
+    mtls_endpoint_aliases_serve_authenticated_endpoints,
+    every_signing_algorithm_issues_verifiable_tokens,
+    health_and_readiness,
+);
+
+async fn token_for(env: &TestEnv, http: &reqwest::Client, client_id: &str) -> String {
+    let (status, body) = env.token(http, client_id, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn introspect(
+    env: &TestEnv,
+    http: &reqwest::Client,
+    client_id: &str,
+    token: &str,
+) -> (u16, Value) {
+    post_form(
+        http,
+        &env.url("/introspect"),
+        &[("client_id", client_id), ("token", token)],
+    )
+    .await
+}
+
+async fn introspection_shows_own_tokens_and_hides_others(db: Db) {
+    let env = TestEnv::start(db).await;
+    env.register_pki_client("tpp1", "tpp1", "accounts").await;
+    env.register_pki_client("tpp2", "tpp2", "accounts").await;
+    let mut rs = common::pki_client(
+        "rs",
+        certbound::client::SubjectMatcher::SanDns("rs.bank.example".into()),
+        "",
+    );
+    rs.can_introspect = true;
+    env.store.insert_client(&rs).await.unwrap();
+    let tpp1_cert = env.issue("tpp1");
+    let tpp1 = env.http(Some(&tpp1_cert));
+    let tpp2 = env.http(Some(&env.issue("tpp2")));
+    let rs_cert = env
+        .ca
+        .issue(&certbound::pki::dev::CertSpec {
+            sans: vec![rcgen::SanType::DnsName(
+                "rs.bank.example".try_into().unwrap(),
+            )],
+            ..certbound::pki::dev::CertSpec::client("rs", 30)
+        })
+        .unwrap();
+    let rs_http = env.http(Some(&rs_cert));
+    let token = token_for(&env, &tpp1, "tpp1").await;
+
+    let (status, own) = introspect(&env, &tpp1, "tpp1", &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(own["active"], true);
+    assert_eq!(own["client_id"], "tpp1");
+    assert_eq!(own["scope"], "accounts");
+    assert_eq!(own["iss"], env.issuer());
+    assert_eq!(own["token_type"], "Bearer");
+    assert_eq!(own["cnf"]["x5t#S256"], common::x5t_s256(&tpp1_cert));
+
+    let (_, foreign) = introspect(&env, &tpp2, "tpp2", &token).await;
+    assert_eq!(foreign, serde_json::json!({"active": false}));
+    let (_, as_rs) = introspect(&env, &rs_http, "rs", &token).await;
+    assert_eq!(as_rs["active"], true);
+
+    for garbage in ["garbage", "a.b.c", &token[..token.len() - 4]] {
+        let (status, body) = introspect(&env, &tpp1, "tpp1", garbage).await;
+        assert_eq!((status, body["active"].as_bool()), (200, Some(false)));
+    }
+    let (status, body) = introspect(&env, &env.http(None), "tpp1", &token).await;
+    assert_invalid_client(status, &body);
+    let (status, body) = post_form(&tpp1, &env.url("/introspect"), &[("client_id", "tpp1")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    env.finish().await;
+}
+
+async fn revoked_and_expired_tokens_are_inactive(db: Db) {
+    let env = TestEnv::start_with(db, |f: &mut FileConfig| f.access_token_ttl = Some(2)).await;
+    env.register_pki_client("tpp1", "tpp1", "accounts").await;
+    env.register_pki_client("tpp2", "tpp2", "accounts").await;
+    let tpp1 = env.http(Some(&env.issue("tpp1")));
+    let tpp2 = env.http(Some(&env.issue("tpp2")));
+    let token = token_for(&env, &tpp1, "tpp1").await;
+    let other = token_for(&env, &tpp1, "tpp1").await;
+
+    // Another client cannot revoke it (and learns nothing from the answer).
+    let (status, _) = post_form(
+        &tpp2,
+        &env.url("/revoke"),
+        &[("client_id", "tpp2"), ("token", &token)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        introspect(&env, &tpp1, "tpp1", &token).await.1["active"],
+        true
+    );
+
+    let (status, _) = post_form(
+        &tpp1,
+        &env.url("/revoke"),
+        &[("client_id", "tpp1"), ("token", &token)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        introspect(&env, &tpp1, "tpp1", &token).await.1["active"],
+        false
+    );
+    assert_eq!(
+        introspect(&env, &tpp1, "tpp1", &other).await.1["active"],
+        true,
+        "only that jti is revoked"
+    );
+    // Revoking twice, or revoking garbage, is still 200 (RFC 7009 §2.2).
+    for t in [token.as_str(), "garbage"] {
+        let (status, _) = post_form(
+            &tpp1,
+            &env.url("/revoke"),
+            &[("client_id", "tpp1"), ("token", t)],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, body) = post_form(
+        &env.http(None),
+        &env.url("/revoke"),
+        &[("client_id", "tpp1"), ("token", &other)],
+    )
+    .await;
+    assert_invalid_client(status, &body);
+
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(
+        introspect(&env, &tpp1, "tpp1", &other).await.1["active"],
+        false,
+        "expired"
+    );
+    env.finish().await;
+}
+
+async fn rotated_keys_keep_old_tokens_verifiable(db: Db) {
+    let env = TestEnv::start(db).await;
+    env.register_pki_client("tpp1", "tpp1", "accounts").await;
+    let http = env.http(Some(&env.issue("tpp1")));
+    let before = token_for(&env, &http, "tpp1").await;
+    let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
+
+    let kek = KeyEncryptionKey::load(&certbound::config::KekSource::File(
+        env.dir.path().join("certbound-data/kek"),
+    ))
+    .unwrap();
+    let new_kid = keys::rotate(&env.store, &kek, SigningAlg::Es256)
+        .await
+        .unwrap();
+    assert_ne!(new_kid, old_kid);
+
+    let mut after = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = token_for(&env, &http, "tpp1").await;
+        if jsonwebtoken::decode_header(&after).unwrap().kid.as_deref() == Some(new_kid.as_str()) {
+            break;
+        }
+    }
+    assert_eq!(
+        jsonwebtoken::decode_header(&after).unwrap().kid.unwrap(),
+        new_kid,
+        "running server picked up the new key"
+    );
+
+    let jwks: jsonwebtoken::jwk::JwkSet = env
+        .http(None)
+        .get(env.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks.keys.len(),
+        2,
+        "the old key stays published while its tokens live"
+    );
+    for token in [&before, &after] {
+        let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&[env.issuer()]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation).expect("verifies after rotation");
+        assert_eq!(
+            introspect(&env, &http, "tpp1", token).await.1["active"],
+            true
+        );
+    }
+    // Private keys are sealed at rest: the stored form is not a PKCS#8 key.
+    let rows = env.store.list_signing_keys().await.unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| !r.sealed_private_key.contains("MIG") && r.sealed_private_key.len() > 100));
+    env.finish().await;
+}
+
+async fn discovery_documents_describe_the_server(db: Db) {
+    let env = TestEnv::start(db).await;
+    let http = env.http(None);
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let doc: Value = http
+            .get(env.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let issuer = env.issuer();
+        assert_eq!(doc["issuer"], issuer);
+        assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
+        assert_eq!(doc["jwks_uri"], format!("{issuer}/jwks"));
+        assert_eq!(
+            doc["introspection_endpoint"],
+            format!("{issuer}/introspect")
+        );
+        assert_eq!(doc["revocation_endpoint"], format!("{issuer}/revoke"));
+        assert_eq!(doc["tls_client_certificate_bound_access_tokens"], true);
+        assert_eq!(
+            doc["token_endpoint_auth_methods_supported"],
+            serde_json::json!(["tls_client_auth", "self_signed_tls_client_auth"])
+        );
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!(["client_credentials"])
+        );
+        assert!(doc.get("mtls_endpoint_aliases").is_none());
+    }
+    env.finish().await;
+}
+
+async fn mtls_endpoint_aliases_serve_authenticated_endpoints(db: Db) {
+    let env = TestEnv::start_with(db, |f: &mut FileConfig| {
+        f.mtls_listen = Some("127.0.0.1:0".into())
+    })
+    .await;
+    env.register_pki_client("tpp1", "tpp1", "accounts").await;
+    let mtls_port = env.server().mtls_addr.unwrap().port();
+    let doc: Value = env
+        .http(None)
+        .get(env.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alias = format!("https://localhost:{mtls_port}/token");
+    assert_eq!(doc["mtls_endpoint_aliases"]["token_endpoint"], alias);
+    assert_eq!(doc["token_endpoint"], format!("{}/token", env.issuer()));
+
+    let cert = env.issue("tpp1");
+    let mtls_http = common::http_client(
+        &env.pki,
+        env.server().mtls_addr.unwrap(),
+        Some((common::chain_of(&cert), common::key_of(&cert))),
+    );
+    let (status, body) = post_form(
+        &mtls_http,
+        &alias,
+        &[("grant_type", "client_credentials"), ("client_id", "tpp1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The public listener does not ask for a certificate, so the same request there fails.
+    let (status, body) = env.token(&env.http(Some(&cert)), "tpp1", &[]).await;
+    assert_invalid_client(status, &body);
+    env.finish().await;
+}
+
+async fn every_signing_algorithm_issues_verifiable_tokens(db: Db) {
+    for (name, alg) in [
+        ("PS256", jsonwebtoken::Algorithm::PS256),
+        ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
+    ] {
+        let env =
+            TestEnv::start_with(db, |f: &mut FileConfig| f.signing_alg = Some(name.into())).await;
+        env.register_pki_client("tpp1", "tpp1", "accounts").await;
+        let http = env.http(Some(&env.issue("tpp1")));
+        let token = token_for(&env, &http, "tpp1").await;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, alg);
+        let jwks: jsonwebtoken::jwk::JwkSet = env
+            .http(None)
+            .get(env.url("/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key =
+            jsonwebtoken::DecodingKey::from_jwk(jwks.find(&header.kid.unwrap()).unwrap()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg);
+        validation.set_audience(&[env.issuer()]);
+        jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("verifies");
+        env.finish().await;
+    }
+}
+
+async fn health_and_readiness(db: Db) {
+    let env = TestEnv::start(db).await;
+    let http = env.http(None);
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            http.get(env.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
+    }
+    env.finish().await;
+}
