@@ -41,7 +41,7 @@ enum Command {
     Pki(PkiCommand),
     /// Register and manage clients.
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -73,7 +73,7 @@ enum PkiCommand {
 #[derive(Subcommand, Debug)]
 enum ClientCommand {
     /// Register a client; prints its client_id.
-    Add(AddClient),
+    Add(Box<AddClient>),
     /// List clients.
     List {
         #[arg(long)]
@@ -209,7 +209,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
     match command {
         Command::Serve => serve(settings).await,
         Command::Pki(cmd) => pki(cmd),
-        Command::Client(cmd) => client(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Client(cmd) => client(*cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Keys(cmd) => keys_command(cmd, &settings).await,
     }
 }
@@ -272,7 +272,7 @@ async fn client(cmd: ClientCommand, store: &Store) -> CliResult {
     match cmd {
         ClientCommand::Add(add) => {
             let json = add.json;
-            let client = build_client(add)?;
+            let client = build_client(*add)?;
             store.insert_client(&client).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&client_json(&client))?);

@@ -27,7 +27,7 @@ pub const MAX_CHAIN_LEN: usize = 8;
 macro_rules! sha256_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Eq, Hash)]
+        #[derive(Clone, Copy, Eq)]
         pub struct $name([u8; 32]);
 
         impl $name {

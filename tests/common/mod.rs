@@ -43,6 +43,33 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Creates an empty database for one test; returns its URL and name.
+pub async fn create_pg_database() -> (String, String) {
+    let name = format!(
+        "certbound_t_{}",
+        certbound::jose::random_id()
+            .to_lowercase()
+            .replace(['-', '_'], "")
+    );
+    let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = pg_admin_url();
+    (format!("{}/{name}", base.rsplit_once('/').unwrap().0), name)
+}
+
+pub async fn drop_pg_database(name: &str) {
+    let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub pki: PkiLayout,
