@@ -27,6 +27,8 @@ pub enum StartError {
     DevPki(#[from] crate::pki::dev::DevPkiError),
     #[error("binding {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("creating the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsSetupError),
     #[error(transparent)]
@@ -71,6 +73,8 @@ impl RunningServer {
 /// Starts the authorization server described by `settings`.
 pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     crate::install_crypto_provider();
+    create_private_dir(&settings.data_dir)
+        .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
     if let Some(dir) = &settings.dev_pki_dir {
         let layout = PkiLayout::new(dir);
         if !layout.exists() {
@@ -227,6 +231,18 @@ async fn keep_in_step(
         }
         seen = now;
     }
+}
+
+/// The data directory holds the database and key material: owner-only when we create it.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 async fn signalled(mut rx: watch::Receiver<bool>) {

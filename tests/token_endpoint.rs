@@ -370,6 +370,21 @@ async fn unknown_and_disabled_clients_are_invalid_client(db: Db) {
         }
     }
     assert!(refused, "a disabled client must stop getting tokens");
+
+    // An id that was unknown (and remembered as such) works once it is registered.
+    let late = env.http(Some(&env.issue("late")));
+    let (status, _) = env.token(&late, "late", &[]).await;
+    assert_eq!(status, 401);
+    env.register_pki_client("late", "late", "accounts").await;
+    let mut accepted = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if env.token(&late, "late", &[]).await.0 == 200 {
+            accepted = true;
+            break;
+        }
+    }
+    assert!(accepted, "a newly registered client must be usable");
     env.finish().await;
 }
 

@@ -97,6 +97,7 @@ async fn run_checks(
     form: &OAuthForm,
 ) -> Result<VerifiedClient, Failure> {
     let client_id = form.get("client_id").ok_or(AuthFailure::MissingClientId)?;
+    let cert = peer.0.clone().ok_or(AuthFailure::NoCertificate)?;
     let client = state
         .clients
         .get(client_id)
@@ -104,7 +105,6 @@ async fn run_checks(
         .map_err(|e| Failure::Internal(OAuthError::internal(e)))?
         .ok_or(AuthFailure::UnknownClient)?;
     check_active(&client)?;
-    let cert = peer.0.clone().ok_or(AuthFailure::NoCertificate)?;
     let now = crate::now();
     check_validity_period(&cert, now)?;
     match client.client.auth_method {

@@ -1,7 +1,7 @@
 //! An in-memory cache of registered clients, so the token hot path reads no database once a
 //! client has been seen. Every node clears it when the store's `clients` revision changes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::client::Client;
@@ -61,9 +61,15 @@ impl CachedClient {
     }
 }
 
+/// Bound on remembered unknown client ids.
+const UNKNOWN_ENTRIES: usize = 10_000;
+
 pub struct ClientCache {
     store: Store,
     clients: RwLock<HashMap<String, Arc<CachedClient>>>,
+    /// Ids the store did not know, so a peer cycling made-up ids cannot make every request a
+    /// database read. Cleared with the rest when clients change.
+    unknown: RwLock<HashSet<String>>,
 }
 
 impl ClientCache {
@@ -71,36 +77,43 @@ impl ClientCache {
         Self {
             store,
             clients: RwLock::new(HashMap::new()),
+            unknown: RwLock::new(HashSet::new()),
         }
     }
 
-    /// The client, from memory or else the store. Unknown ids are not cached, so registering a
-    /// client takes effect at once.
+    /// The client, from memory or else the store.
     pub async fn get(&self, client_id: &str) -> Result<Option<Arc<CachedClient>>, StoreError> {
-        if let Some(found) = self
-            .clients
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(client_id)
-        {
+        if let Some(found) = read(&self.clients).get(client_id) {
             return Ok(Some(found.clone()));
         }
+        if read(&self.unknown).contains(client_id) {
+            return Ok(None);
+        }
         let Some(client) = self.store.get_client(client_id).await? else {
+            let mut unknown = write(&self.unknown);
+            if unknown.len() >= UNKNOWN_ENTRIES {
+                unknown.clear();
+            }
+            unknown.insert(client_id.to_string());
             return Ok(None);
         };
         let cached = Arc::new(CachedClient::new(client));
-        self.clients
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(client_id.to_string(), cached.clone());
+        write(&self.clients).insert(client_id.to_string(), cached.clone());
         Ok(Some(cached))
     }
 
-    /// Forgets every client, including their validated chains.
+    /// Forgets every client, including their validated chains, and every unknown id.
     pub fn clear(&self) {
-        self.clients
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        write(&self.clients).clear();
+        write(&self.unknown).clear();
     }
+}
+
+/// Lock helpers: a panic while holding a lock leaves plain data, still usable.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
