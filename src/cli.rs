@@ -358,7 +358,10 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
 
     let mut pems = Vec::new();
     for path in &add.certs {
-        pems.push(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        jwks_from_pem_certificates(std::slice::from_ref(&pem))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        pems.push(pem);
     }
     let jwks = match (&add.jwks, pems.is_empty()) {
         (Some(path), _) => {
@@ -437,10 +440,13 @@ fn pin_from_arg<T>(
     if let Some(pin) = parse(arg) {
         return Ok(pin);
     }
-    let certs = read_pem_certs(Path::new(arg)).map_err(|_| {
-        format!("{arg:?} is neither a base64url SHA-256 pin nor a PEM certificate file")
-    })?;
-    of_der(certs[0].as_ref()).ok_or_else(|| format!("{arg}: unusable certificate"))
+    let neither =
+        || format!("{arg:?} is neither a base64url SHA-256 pin nor a PEM certificate file");
+    let cert = read_pem_certs(Path::new(arg))
+        .map_err(|_| neither())?
+        .remove(0);
+    crate::pki::ClientCertificate::from_chain(vec![cert.clone()]).map_err(|_| neither())?;
+    of_der(cert.as_ref()).ok_or_else(neither)
 }
 
 fn read_pem_certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {

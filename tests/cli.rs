@@ -1,0 +1,192 @@
+//! The CLI refuses bad registrations with a clear message and writes nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+fn certbound(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .current_dir(dir)
+        .env("CERTBOUND_LOG", "warn")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn bad_registrations_are_refused_without_a_partial_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(certbound(d, &["pki", "init", "--dir", "pki"]).0);
+    std::fs::write(
+        d.join("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("empty.pem"), "").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--san-dns",
+                "a.example",
+            ],
+            "exactly one",
+        ),
+        (&["--auth", "tls_client_auth"], "exactly one subject"),
+        (
+            &["--auth", "tls_client_auth", "--subject-dn", "CN"],
+            "invalid distinguished name",
+        ),
+        (
+            &["--auth", "tls_client_auth", "--san-ip", "not-an-ip"],
+            "not an IP address",
+        ),
+        (
+            &[
+                "--auth",
+                "self_signed_tls_client_auth",
+                "--cert",
+                "garbage.pem",
+            ],
+            "garbage.pem: ",
+        ),
+        (
+            &[
+                "--auth",
+                "self_signed_tls_client_auth",
+                "--cert",
+                "empty.pem",
+            ],
+            "empty.pem: no PEM certificate",
+        ),
+        (
+            &["--auth", "self_signed_tls_client_auth"],
+            "at least one certificate",
+        ),
+        (
+            &["--auth", "client_secret_basic", "--subject-dn", "CN=a"],
+            "unsupported auth method",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--grant",
+                "password",
+            ],
+            "unsupported grant type",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--scope",
+                "a\"b",
+            ],
+            "invalid scope",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--ca-pin",
+                "nonsense",
+            ],
+            "neither a base64url",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--cert-pin",
+                "garbage.pem",
+            ],
+            "neither a base64url",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--cert-issuer-serial",
+                "zz:CN=ca",
+            ],
+            "serial must be hex",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--client-id",
+                "has space",
+            ],
+            "client_id",
+        ),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["client", "add", "--name", "x"];
+        args.extend_from_slice(extra);
+        let (ok, text) = certbound(d, &args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(
+            text.contains(message),
+            "{args:?}: expected {message:?} in {text}"
+        );
+    }
+    let (ok, list) = certbound(d, &["client", "list", "--json"]);
+    assert!(ok);
+    assert_eq!(list.trim(), "[]", "nothing was written");
+
+    // The same id twice: the second is refused, the first stays.
+    let add = [
+        "client",
+        "add",
+        "--name",
+        "x",
+        "--auth",
+        "tls_client_auth",
+        "--subject-dn",
+        "CN=x",
+        "--client-id",
+        "x",
+    ];
+    assert!(certbound(d, &add).0);
+    let (ok, text) = certbound(d, &add);
+    assert!(!ok && text.contains("already exists"), "{text}");
+    let (ok, text) = certbound(d, &["client", "disable", "nobody"]);
+    assert!(!ok && text.contains("not found"), "{text}");
+    let (ok, text) = certbound(d, &["keys", "rotate", "--alg", "HS256"]);
+    assert!(!ok && text.contains("unsupported algorithm"), "{text}");
+}
+
+#[test]
+fn pki_issue_refuses_names_that_escape_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(certbound(d, &["pki", "init", "--dir", "pki"]).0);
+    for name in ["../evil", "a/b", ".hidden", ""] {
+        let (ok, _) = certbound(d, &["pki", "issue", "--dir", "pki", "--name", name]);
+        assert!(!ok, "{name:?}");
+    }
+    assert!(!d.join("evil.pem").exists());
+}
