@@ -6,9 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::client::{
-    jwks_from_pem_certificates, AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher,
-};
+use crate::client::{jwks_from_pem_certificates, AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
 use crate::config::{LogFormat, Settings};
 use crate::jose::{keys, KeyEncryptionKey, SigningAlg};
 use crate::pki::dev::PkiLayout;
@@ -35,7 +33,11 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the authorization server.
-    Serve,
+    Serve {
+        /// Also serve the demo bank API under /bank/v1/ (certificate + bound token + API key).
+        #[arg(long)]
+        demo_bank: bool,
+    },
     /// Development PKI: a CA, a localhost server certificate, client certificates.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -45,6 +47,52 @@ enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// API keys for clients, used with mTLS and tokens at the API edge.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Check a running deployment: forged certificate headers from this host must be refused.
+    Doctor {
+        /// Base URL of the server.
+        #[arg(long, default_value = "https://localhost:8443")]
+        url: String,
+        /// CA bundle to verify the server's certificate (default: the dev CA in the data dir).
+        #[arg(long)]
+        cacert: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApikeyCommand {
+    /// Issue a key for a client; the key is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        client: String,
+        /// Accept the key only over this certificate (x5t#S256 thumbprint or PEM file; repeatable).
+        #[arg(long = "bind-cert")]
+        bind_certs: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a new key; the client's other keys keep working for --overlap seconds.
+    Rotate {
+        #[arg(long)]
+        client: String,
+        #[arg(long, default_value_t = 86_400)]
+        overlap: i64,
+        #[arg(long = "bind-cert")]
+        bind_certs: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (ids, state, last use; never the keys themselves).
+    List {
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,15 +255,25 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 async fn run(command: Command, settings: Settings) -> CliResult {
     crate::install_crypto_provider();
     match command {
-        Command::Serve => serve(settings).await,
+        Command::Serve { demo_bank } => {
+            let mut settings = settings;
+            settings.demo_bank |= demo_bank;
+            serve(settings).await
+        }
         Command::Pki(cmd) => pki(cmd),
         Command::Client(cmd) => client(*cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Keys(cmd) => keys_command(cmd, &settings).await,
+        Command::Apikey(cmd) => apikey(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Doctor { url, cacert } => {
+            let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
+            doctor(&url, &cacert).await
+        }
     }
 }
 
 async fn serve(settings: Settings) -> CliResult {
     let pki_dir = settings.dev_pki_dir.clone();
+    let demo_bank = settings.demo_bank;
     let server = crate::server::start(settings).await?;
     let base = format!("https://localhost:{}", server.local_addr.port());
     println!("certbound is serving {} (issuer {})", base, server.issuer());
@@ -229,7 +287,143 @@ async fn serve(settings: Settings) -> CliResult {
              \x20      -d grant_type=client_credentials -d client_id=tpp1 -d scope=accounts {base}/token\n"
         );
     }
+    if demo_bank {
+        println!(
+            "Demo bank API at {base}{path}/accounts: needs the TPP certificate, a token bound to it with scope\n\
+             accounts, and the client's API key in x-api-key (certbound apikey create --client tpp1).\n",
+            path = crate::demo_bank::PATH
+        );
+    }
     server.run_until_signalled().await;
+    Ok(())
+}
+
+async fn apikey(cmd: ApikeyCommand, store: &Store) -> CliResult {
+    match cmd {
+        ApikeyCommand::Create {
+            client,
+            bind_certs,
+            json,
+        } => issue_api_key(store, &client, &bind_certs, None, json).await,
+        ApikeyCommand::Rotate {
+            client,
+            overlap,
+            bind_certs,
+            json,
+        } => {
+            if overlap < 0 {
+                return Err("--overlap must not be negative".into());
+            }
+            issue_api_key(store, &client, &bind_certs, Some(crate::now() + overlap), json).await
+        }
+        ApikeyCommand::List { client, json } => {
+            let rows = store.list_api_keys(client.as_deref()).await?;
+            let now = crate::now();
+            let state = |r: &crate::store::api_keys::ApiKeyRow| match (r.revoked_at, r.expires_at) {
+                (Some(_), _) => "revoked",
+                (None, Some(at)) if at <= now => "expired",
+                (None, Some(_)) => "expiring",
+                (None, None) => "active",
+            };
+            if json {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        json!({"id": r.id, "client_id": r.client_id, "state": state(r), "cert_thumbprints": r.cert_thumbprints,
+                               "created_at": r.created_at, "expires_at": r.expires_at, "revoked_at": r.revoked_at,
+                               "last_used_at": r.last_used_at})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for r in &rows {
+                    let used = r
+                        .last_used_at
+                        .map_or("never used".to_string(), |t| format!("last used {t}"));
+                    println!("{}\t{}\t{}\t{used}", r.id, r.client_id, state(r));
+                }
+            }
+            Ok(())
+        }
+        ApikeyCommand::Revoke { id } => {
+            store.revoke_api_key(&id).await?;
+            println!("revoked {id}");
+            Ok(())
+        }
+    }
+}
+
+async fn issue_api_key(
+    store: &Store,
+    client: &str,
+    bind_certs: &[String],
+    expire_others_at: Option<i64>,
+    json: bool,
+) -> CliResult {
+    if store.get_client(client).await?.is_none() {
+        return Err(format!("no client {client}").into());
+    }
+    let thumbprints = bind_certs
+        .iter()
+        .map(|p| pin_from_arg(p, Thumbprint::from_base64url, |der| Some(Thumbprint::of_der(der))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let issued = crate::rs::api_keys::issue(client, &thumbprints);
+    store.insert_api_key(&issued.row, expire_others_at).await?;
+    if json {
+        println!(
+            "{}",
+            json!({"api_key": issued.key, "id": issued.row.id, "client_id": client})
+        );
+    } else {
+        println!("{}", issued.key);
+        eprintln!("(shown once: certbound stores only its hash; id {})", issued.row.id);
+    }
+    Ok(())
+}
+
+/// Sends certificate headers of every supported proxy format, carrying a certificate this
+/// command just made up, without a TLS client certificate. Each must be refused.
+async fn doctor(url: &str, cacert: &Path) -> CliResult {
+    use crate::tls::forwarded::{encode, ForwardFormat};
+    let ca = std::fs::read(cacert).map_err(|e| format!("{}: {e}", cacert.display()))?;
+    let http = crate::tls::client::HttpsClient::new(&ca, None)?;
+    let base = url.trim_end_matches('/');
+    let metadata = http
+        .fetch(&format!("{base}/.well-known/oauth-authorization-server"), None)
+        .await?;
+    let issuer = serde_json::from_slice::<serde_json::Value>(&metadata)?["issuer"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    println!("ok    discovery answers (issuer {issuer})");
+    let forged = crate::pki::dev::self_signed(&crate::pki::dev::CertSpec::client("certbound-doctor-probe", 1))?;
+    let mut failures = 0;
+    for format in [
+        ForwardFormat::Rfc9440,
+        ForwardFormat::Nginx,
+        ForwardFormat::Envoy,
+        ForwardFormat::AwsAlb,
+        ForwardFormat::Haproxy,
+    ] {
+        let headers = encode(format, &[forged.der()]);
+        let form = "grant_type=client_credentials&client_id=certbound-doctor-probe".to_string();
+        let (status, _) = http.send(&format!("{base}/token"), &headers, Some(form)).await?;
+        match status.as_u16() {
+            400 => println!("ok    forged {format:?} certificate header refused (400)"),
+            401 => {
+                failures += 1;
+                println!("FAIL  forged {format:?} header reached client authentication: this host is a trusted proxy, or the listener honours forwarded certificates from it");
+            }
+            other => {
+                failures += 1;
+                println!("FAIL  forged {format:?} header answered {other}");
+            }
+        }
+    }
+    if failures > 0 {
+        return Err(format!("{failures} check(s) failed").into());
+    }
+    println!("all checks passed");
     Ok(())
 }
 
@@ -245,11 +439,7 @@ fn pki(cmd: PkiCommand) -> CliResult {
         }
         PkiCommand::Issue { dir, name, days } => {
             let (cert, key) = PkiLayout::new(&dir).issue_client(&name, days)?;
-            println!(
-                "wrote {} and {} (subject CN={name})",
-                cert.display(),
-                key.display()
-            );
+            println!("wrote {} and {} (subject CN={name})", cert.display(), key.display());
         }
         PkiCommand::Inspect { cert } => {
             let der = read_pem_certs(&cert)?.remove(0);
@@ -318,15 +508,11 @@ async fn client(cmd: ClientCommand, store: &Store) -> CliResult {
             }
         }
         ClientCommand::Disable { client_id } => {
-            store
-                .set_client_status(&client_id, ClientStatus::Disabled)
-                .await?;
+            store.set_client_status(&client_id, ClientStatus::Disabled).await?;
             println!("disabled {client_id}");
         }
         ClientCommand::Enable { client_id } => {
-            store
-                .set_client_status(&client_id, ClientStatus::Active)
-                .await?;
+            store.set_client_status(&client_id, ClientStatus::Active).await?;
             println!("enabled {client_id}");
         }
     }
@@ -347,9 +533,7 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
         .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
         .collect();
     if given.len() > 1 {
-        return Err(
-            "give exactly one of --subject-dn, --san-dns, --san-uri, --san-ip, --san-email".into(),
-        );
+        return Err("give exactly one of --subject-dn, --san-dns, --san-uri, --san-ip, --san-email".into());
     }
     let subject = given
         .first()
@@ -359,20 +543,16 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
     let mut pems = Vec::new();
     for path in &add.certs {
         let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        jwks_from_pem_certificates(std::slice::from_ref(&pem))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        jwks_from_pem_certificates(std::slice::from_ref(&pem)).map_err(|e| format!("{}: {e}", path.display()))?;
         pems.push(pem);
     }
     let jwks = match (&add.jwks, pems.is_empty()) {
         (Some(path), _) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let mut jwks: serde_json::Value = serde_json::from_str(&text)?;
             if !pems.is_empty() {
                 let extra = jwks_from_pem_certificates(&pems)?;
-                if let (Some(keys), Some(more)) =
-                    (jwks["keys"].as_array_mut(), extra["keys"].as_array())
-                {
+                if let (Some(keys), Some(more)) = (jwks["keys"].as_array_mut(), extra["keys"].as_array()) {
                     keys.extend(more.iter().cloned());
                 }
             }
@@ -384,20 +564,12 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
     let ca_pins = add
         .ca_pins
         .iter()
-        .map(|p| {
-            pin_from_arg(p, SpkiPin::from_base64url, |der| {
-                SpkiPin::of_certificate(der).ok()
-            })
-        })
+        .map(|p| pin_from_arg(p, SpkiPin::from_base64url, |der| SpkiPin::of_certificate(der).ok()))
         .collect::<Result<Vec<_>, _>>()?;
     let cert_pins = add
         .cert_pins
         .iter()
-        .map(|p| {
-            pin_from_arg(p, Thumbprint::from_base64url, |der| {
-                Some(Thumbprint::of_der(der))
-            })
-        })
+        .map(|p| pin_from_arg(p, Thumbprint::from_base64url, |der| Some(Thumbprint::of_der(der))))
         .collect::<Result<Vec<_>, _>>()?;
     let issuer_serial_pins = add
         .issuer_serials
@@ -432,19 +604,12 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
 }
 
 /// A pin given as its base64url value, or as a PEM file to compute it from.
-fn pin_from_arg<T>(
-    arg: &str,
-    parse: fn(&str) -> Option<T>,
-    of_der: fn(&[u8]) -> Option<T>,
-) -> Result<T, String> {
+fn pin_from_arg<T>(arg: &str, parse: fn(&str) -> Option<T>, of_der: fn(&[u8]) -> Option<T>) -> Result<T, String> {
     if let Some(pin) = parse(arg) {
         return Ok(pin);
     }
-    let neither =
-        || format!("{arg:?} is neither a base64url SHA-256 pin nor a PEM certificate file");
-    let cert = read_pem_certs(Path::new(arg))
-        .map_err(|_| neither())?
-        .remove(0);
+    let neither = || format!("{arg:?} is neither a base64url SHA-256 pin nor a PEM certificate file");
+    let cert = read_pem_certs(Path::new(arg)).map_err(|_| neither())?.remove(0);
     crate::pki::ClientCertificate::from_chain(vec![cert.clone()]).map_err(|_| neither())?;
     of_der(cert.as_ref()).ok_or_else(neither)
 }
@@ -503,14 +668,14 @@ async fn keys_command(cmd: KeysCommand, settings: &Settings) -> CliResult {
             if json {
                 let list: Vec<_> = rows
                     .iter()
-                    .map(|r| json!({"kid": r.kid, "alg": r.alg, "created_at": r.created_at, "retired_at": r.retired_at}))
+                    .map(
+                        |r| json!({"kid": r.kid, "alg": r.alg, "created_at": r.created_at, "retired_at": r.retired_at}),
+                    )
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for r in rows {
-                    let state = r
-                        .retired_at
-                        .map_or("active".to_string(), |t| format!("retired at {t}"));
+                    let state = r.retired_at.map_or("active".to_string(), |t| format!("retired at {t}"));
                     println!("{}\t{}\t{}", r.kid, r.alg, state);
                 }
             }

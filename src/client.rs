@@ -94,18 +94,14 @@ impl SubjectMatcher {
             return Err(format!("{kind} is empty"));
         }
         match kind {
-            "tls_client_auth_subject_dn" => DistinguishedName::parse(value)
-                .map(Self::Dn)
-                .map_err(|e| e.to_string()),
+            "tls_client_auth_subject_dn" => DistinguishedName::parse(value).map(Self::Dn).map_err(|e| e.to_string()),
             "tls_client_auth_san_dns" => Ok(Self::SanDns(value.to_ascii_lowercase())),
             "tls_client_auth_san_uri" => Ok(Self::SanUri(value.to_string())),
             "tls_client_auth_san_ip" => value
                 .parse()
                 .map(Self::SanIp)
                 .map_err(|_| format!("{value:?} is not an IP address")),
-            "tls_client_auth_san_email" if value.contains('@') => {
-                Ok(Self::SanEmail(value.to_string()))
-            }
+            "tls_client_auth_san_email" if value.contains('@') => Ok(Self::SanEmail(value.to_string())),
             "tls_client_auth_san_email" => Err(format!("{value:?} is not an email address")),
             other => Err(format!("unknown subject kind {other:?}")),
         }
@@ -139,11 +135,7 @@ impl IssuerSerial {
     pub fn decode(&self) -> Result<(DistinguishedName, Vec<u8>), String> {
         let serial = (0..self.serial.len())
             .step_by(2)
-            .map(|i| {
-                self.serial
-                    .get(i..i + 2)
-                    .and_then(|p| u8::from_str_radix(p, 16).ok())
-            })
+            .map(|i| self.serial.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
             .collect::<Option<Vec<u8>>>()
             .filter(|b| !b.is_empty())
             .ok_or("serial must be hex bytes")?;
@@ -211,9 +203,7 @@ impl Client {
             AuthMethod::SelfSignedTlsClientAuth if self.subject.is_some() => {
                 Err("self_signed_tls_client_auth takes certificates, not a subject".into())
             }
-            AuthMethod::SelfSignedTlsClientAuth
-                if self.jwks_thumbprints().is_empty() && self.cert_pins.is_empty() =>
-            {
+            AuthMethod::SelfSignedTlsClientAuth if self.jwks_thumbprints().is_empty() && self.cert_pins.is_empty() => {
                 Err("self_signed_tls_client_auth needs at least one certificate".into())
             }
             _ => Ok(()),
@@ -246,8 +236,7 @@ pub fn jwks_from_pem_certificates(pems: &[Vec<u8>]) -> Result<Value, String> {
     let mut keys = Vec::new();
     for pem in pems {
         for der in certs_from_pem(pem).map_err(|e| e.to_string())? {
-            crate::pki::ClientCertificate::from_chain(vec![der.clone()])
-                .map_err(|e| e.to_string())?;
+            crate::pki::ClientCertificate::from_chain(vec![der.clone()]).map_err(|e| e.to_string())?;
             keys.push(serde_json::json!({
                 "x5c": [base64::engine::general_purpose::STANDARD.encode(der.as_ref())],
                 "x5t#S256": Thumbprint::of_der(der.as_ref()).to_base64url(),

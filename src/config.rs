@@ -2,13 +2,17 @@
 //! that run a complete development server from `./certbound-data/`. Every setting is listed in
 //! docs/configuration.md.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::jose::SigningAlg;
+use crate::rs::Policy;
+use crate::tls::forwarded::{Forwarding, ForwardingConfig};
 
 /// The file form: every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,6 +33,14 @@ pub struct FileConfig {
     pub key_encryption_key: Option<String>,
     pub log_format: Option<String>,
     pub reload_interval_ms: Option<u64>,
+    /// Certificates forwarded by a TLS-terminating proxy to the main listener.
+    pub forwarding: Option<ForwardingConfig>,
+    /// The same for the mTLS listener.
+    pub mtls_forwarding: Option<ForwardingConfig>,
+    /// Gateway mode (`/gateway/check/{policy}`).
+    pub gateway: Option<GatewayConfig>,
+    /// Serve the demo bank API under `/bank/v1/`.
+    pub demo_bank: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +85,20 @@ pub struct Settings {
     pub kek: KekSource,
     pub log_format: LogFormat,
     pub reload_interval: Duration,
+    pub forwarding: Arc<Forwarding>,
+    pub mtls_forwarding: Arc<Forwarding>,
+    pub gateway: Option<GatewayConfig>,
+    pub demo_bank: bool,
+}
+
+/// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub policies: BTreeMap<String, Policy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +121,7 @@ impl Settings {
         let file = match path {
             Some(p) => {
                 let shown = p.display().to_string();
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read(shown.clone(), e))?;
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(shown.clone(), e))?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse(shown, e))?
             }
             None => FileConfig::default(),
@@ -105,10 +130,7 @@ impl Settings {
     }
 
     /// Applies environment overrides (`env` looks a variable up) and defaults.
-    pub fn resolve(
-        file: FileConfig,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn resolve(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let pick = |var: &str, from_file: Option<String>| env(var).or(from_file);
         let listen = parse_addr(
             "listen",
@@ -125,28 +147,16 @@ impl Settings {
             .map(PathBuf::from)
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let database_url = pick("CERTBOUND_DATABASE_URL", file.database_url).unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("certbound.db").display()
-            )
-        });
+        let database_url = pick("CERTBOUND_DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("certbound.db").display()));
 
-        let server_cert = env("CERTBOUND_SERVER_CERT")
-            .map(PathBuf::from)
-            .or(file.server_cert);
-        let server_key = env("CERTBOUND_SERVER_KEY")
-            .map(PathBuf::from)
-            .or(file.server_key);
+        let server_cert = env("CERTBOUND_SERVER_CERT").map(PathBuf::from).or(file.server_cert);
+        let server_key = env("CERTBOUND_SERVER_KEY").map(PathBuf::from).or(file.server_key);
         let pki_dir = data_dir.join("pki");
         let layout = crate::pki::dev::PkiLayout::new(&pki_dir);
         let (server_cert, server_key, dev_pki_dir) = match (server_cert, server_key) {
             (Some(c), Some(k)) => (c, k, None),
-            (None, None) => (
-                layout.server_cert(),
-                layout.server_key(),
-                Some(pki_dir.clone()),
-            ),
+            (None, None) => (layout.server_cert(), layout.server_key(), Some(pki_dir.clone())),
             _ => {
                 return Err(ConfigError::Invalid(
                     "server_cert",
@@ -163,16 +173,12 @@ impl Settings {
             trust_anchor_files.push(layout.ca_cert());
         }
         match env("CERTBOUND_TRUST_ANCHORS") {
-            Some(list) => {
-                trust_anchor_files.extend(list.split(',').map(|p| PathBuf::from(p.trim())))
-            }
+            Some(list) => trust_anchor_files.extend(list.split(',').map(|p| PathBuf::from(p.trim()))),
             None => trust_anchor_files.extend(file.trust_anchors.unwrap_or_default()),
         }
 
         let access_token_ttl = match env("CERTBOUND_ACCESS_TOKEN_TTL") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| ConfigError::Invalid("access_token_ttl", v))?,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid("access_token_ttl", v))?,
             None => file.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
         };
         if !(1..=86_400).contains(&access_token_ttl) {
@@ -182,9 +188,7 @@ impl Settings {
             ));
         }
         let alg = pick("CERTBOUND_SIGNING_ALG", file.signing_alg).unwrap_or_else(|| "ES256".into());
-        let signing_alg = alg
-            .parse()
-            .map_err(|_| ConfigError::Invalid("signing_alg", alg))?;
+        let signing_alg = alg.parse().map_err(|_| ConfigError::Invalid("signing_alg", alg))?;
         let kek = match pick("CERTBOUND_KEK", file.key_encryption_key) {
             Some(k) => KekSource::Inline(k),
             None => KekSource::File(data_dir.join("kek")),
@@ -195,10 +199,35 @@ impl Settings {
             Some(other) => return Err(ConfigError::Invalid("log_format", other.into())),
         };
         let reload_ms = match env("CERTBOUND_RELOAD_INTERVAL_MS") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| ConfigError::Invalid("reload_interval_ms", v))?,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid("reload_interval_ms", v))?,
             None => file.reload_interval_ms.unwrap_or(1000),
+        };
+        let mut forwarding = file.forwarding.unwrap_or_default();
+        let list = |v: String| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        forwarding.format = env("CERTBOUND_FORWARDING_FORMAT").or(forwarding.format);
+        forwarding.header = env("CERTBOUND_FORWARDING_HEADER").or(forwarding.header);
+        if let Some(v) = env("CERTBOUND_TRUSTED_PROXIES") {
+            forwarding.trusted_proxies = list(v);
+        }
+        if let Some(v) = env("CERTBOUND_TRUSTED_PROXY_CERTS") {
+            forwarding.trusted_proxy_certs = list(v);
+        }
+        let forwarding = Forwarding::from_config(&forwarding).map_err(|e| ConfigError::Invalid("forwarding", e))?;
+        let mtls_forwarding = Forwarding::from_config(&file.mtls_forwarding.unwrap_or_default())
+            .map_err(|e| ConfigError::Invalid("mtls_forwarding", e))?;
+        for (name, policy) in file.gateway.iter().flat_map(|g| &g.policies) {
+            policy
+                .validate()
+                .map_err(|e| ConfigError::Invalid("gateway", format!("{name}: {e}")))?;
+        }
+        let demo_bank = match env("CERTBOUND_DEMO_BANK") {
+            Some(v) => parse_bool("demo_bank", &v)?,
+            None => file.demo_bank.unwrap_or(false),
         };
         Ok(Self {
             listen,
@@ -215,6 +244,10 @@ impl Settings {
             kek,
             log_format,
             reload_interval: Duration::from_millis(reload_ms.max(50)),
+            forwarding: Arc::new(forwarding),
+            mtls_forwarding: Arc::new(mtls_forwarding),
+            gateway: file.gateway,
+            demo_bank,
         })
     }
 }
@@ -241,24 +274,16 @@ mod tests {
     fn defaults_run_from_the_data_dir() {
         let s = Settings::resolve(FileConfig::default(), |_| None).unwrap();
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(
-            s.database_url,
-            "sqlite://certbound-data/certbound.db?mode=rwc"
-        );
-        assert_eq!(
-            s.trust_anchor_files,
-            vec![PathBuf::from("certbound-data/pki/ca.pem")]
-        );
+        assert_eq!(s.database_url, "sqlite://certbound-data/certbound.db?mode=rwc");
+        assert_eq!(s.trust_anchor_files, vec![PathBuf::from("certbound-data/pki/ca.pem")]);
         assert_eq!(s.access_token_ttl, 300);
         assert_eq!(s.signing_alg, SigningAlg::Es256);
     }
 
     #[test]
     fn environment_overrides_file() {
-        let file: FileConfig = toml::from_str(
-            "listen = \"127.0.0.1:1\"\naccess_token_ttl = 60\nsigning_alg = \"EdDSA\"",
-        )
-        .unwrap();
+        let file: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:1\"\naccess_token_ttl = 60\nsigning_alg = \"EdDSA\"").unwrap();
         let s = Settings::resolve(file, |k| match k {
             "CERTBOUND_LISTEN" => Some("127.0.0.1:2".into()),
             "CERTBOUND_ACCESS_TOKEN_TTL" => Some("30".into()),

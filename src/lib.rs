@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo_bank;
 pub mod jose;
 pub mod oauth;
 pub mod pki;
+pub mod rs;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -19,6 +19,7 @@ use crate::jose::{keys, KeyEncryptionKey};
 use crate::oauth::{self, AppState, Endpoints, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
+use crate::rs::Guard;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -122,20 +123,25 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
 
     let endpoints = Endpoints { issuer, mtls_base };
     let state: AppState = Arc::new(Shared::new(endpoints, store.clone(), trust, ring, ttl));
-    let app = router(state.clone());
+    state.api_keys.reload().await?;
+    state.revocations.replace(
+        store
+            .live_revocations(crate::now())
+            .await?
+            .into_iter()
+            .map(|(jti, _)| jti),
+    );
+    let app = router(state.clone(), &settings);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     // With a dedicated mTLS listener the public one does not ask for certificates, so browsers
     // reading discovery are never prompted (RFC 8705 §5).
-    let main_tls = crate::tls::server_config(
-        &settings.server_cert,
-        &settings.server_key,
-        mtls_listener.is_none(),
-    )?;
+    let main_tls = crate::tls::server_config(&settings.server_cert, &settings.server_key, mtls_listener.is_none())?;
     tasks.spawn(crate::tls::serve(
         listener,
         main_tls,
+        settings.forwarding.clone(),
         app.clone(),
         signalled(shutdown_rx.clone()),
     ));
@@ -144,16 +150,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         tasks.spawn(crate::tls::serve(
             l,
             tls,
+            settings.mtls_forwarding.clone(),
             app,
             signalled(shutdown_rx.clone()),
         ));
     }
-    tasks.spawn(keep_in_step(
-        state.clone(),
-        kek,
-        settings,
-        signalled(shutdown_rx),
-    ));
+    tasks.spawn(keep_in_step(state.clone(), kek, settings, signalled(shutdown_rx)));
 
     tracing::info!(%local_addr, issuer = state.issuer(), "certbound is listening");
     Ok(RunningServer {
@@ -165,13 +167,31 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     })
 }
 
-fn router(state: AppState) -> Router {
-    oauth::router(state.clone()).merge(
+/// The AS routes, health, and the optional in-process resource servers.
+fn router(state: AppState, settings: &Settings) -> Router {
+    let mut app = oauth::router(state.clone()).merge(
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
-            .with_state(state),
-    )
+            .with_state(state.clone()),
+    );
+    let issuer = state.issuer().to_string();
+    if settings.demo_bank {
+        let audiences = vec![issuer.clone(), format!("{issuer}{}", crate::demo_bank::PATH)];
+        app = app.merge(crate::demo_bank::router(&Guard::local(state.clone(), audiences)));
+    }
+    if let Some(gateway) = &settings.gateway {
+        let audiences = if gateway.audiences.is_empty() {
+            vec![issuer]
+        } else {
+            gateway.audiences.clone()
+        };
+        app = app.merge(crate::rs::gateway::router(
+            Guard::local(state, audiences),
+            gateway.policies.clone(),
+        ));
+    }
+    app
 }
 
 /// Ready when the database answers and a signing key is loaded.
@@ -197,10 +217,14 @@ async fn keep_in_step(
     let mut tick = tokio::time::interval(settings.reload_interval);
     let mut last_key_load = tokio::time::Instant::now();
     let mut last_purge = tokio::time::Instant::now();
+    let mut last_flush = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            () = &mut stop => return,
+            () = &mut stop => {
+                let _ = state.api_keys.flush_last_used().await;
+                return;
+            }
         }
         let now = match state.store.revisions().await {
             Ok(r) => r,
@@ -225,6 +249,23 @@ async fn keep_in_step(
             }
             last_key_load = tokio::time::Instant::now();
         }
+        if now.api_keys != seen.api_keys {
+            if let Err(e) = state.api_keys.reload().await {
+                tracing::warn!(error = %e, "reloading API keys failed");
+            }
+        }
+        if now.revocations != seen.revocations || last_key_load.elapsed() > Duration::from_secs(60) {
+            match state.store.live_revocations(crate::now()).await {
+                Ok(list) => state.revocations.replace(list.into_iter().map(|(jti, _)| jti)),
+                Err(e) => tracing::warn!(error = %e, "reloading revocations failed"),
+            }
+        }
+        if last_flush.elapsed() > Duration::from_secs(10) {
+            if let Err(e) = state.api_keys.flush_last_used().await {
+                tracing::warn!(error = %e, "recording API key use failed");
+            }
+            last_flush = tokio::time::Instant::now();
+        }
         if last_purge.elapsed() > Duration::from_secs(3600) {
             let _ = state.store.purge_expired_revocations(crate::now()).await;
             last_purge = tokio::time::Instant::now();
@@ -239,10 +280,7 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     if dir.exists() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 async fn signalled(mut rx: watch::Receiver<bool>) {
@@ -253,8 +291,8 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -30,10 +30,7 @@ async fn self_signed_certificate_must_be_registered(db: Db) {
     let stranger = dev::self_signed(&CertSpec::client("tpp-self", 30)).unwrap();
     // Two certificates registered at once, as during a rotation.
     env.store
-        .insert_client(&self_signed_client(
-            "selfie",
-            &[&current.cert_pem, &next.cert_pem],
-        ))
+        .insert_client(&self_signed_client("selfie", &[&current.cert_pem, &next.cert_pem]))
         .await
         .unwrap();
     for cert in [&current, &next] {
@@ -46,9 +43,7 @@ async fn self_signed_certificate_must_be_registered(db: Db) {
     let (status, body) = env.token(&env.http(Some(&stranger)), "selfie", &[]).await;
     assert_invalid_client(status, &body);
     // A CA-issued certificate is not a registered self-signed one either.
-    let (status, body) = env
-        .token(&env.http(Some(&env.issue("tpp-self"))), "selfie", &[])
-        .await;
+    let (status, body) = env.token(&env.http(Some(&env.issue("tpp-self"))), "selfie", &[]).await;
     assert_invalid_client(status, &body);
     // An expired registered certificate is refused.
     let now = certbound::now();
@@ -79,20 +74,12 @@ async fn ca_pinned_by_key_is_not_confused_with_a_same_named_ca(db: Db) {
     let ca_two = Authority::generate(same_dn()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("extra-cas.pem");
-    std::fs::write(
-        &bundle,
-        format!("{}{}", ca_one.cert_pem(), ca_two.cert_pem()),
-    )
-    .unwrap();
-    let env = TestEnv::start_with(db, |f: &mut FileConfig| {
-        f.trust_anchors = Some(vec![bundle.clone()])
-    })
-    .await;
+    std::fs::write(&bundle, format!("{}{}", ca_one.cert_pem(), ca_two.cert_pem())).unwrap();
+    let env = TestEnv::start_with(db, |f: &mut FileConfig| f.trust_anchors = Some(vec![bundle.clone()])).await;
 
-    let pin = SpkiPin::of_certificate(
-        certbound::pki::certs_from_pem(ca_one.cert_pem().as_bytes()).unwrap()[0].as_ref(),
-    )
-    .unwrap();
+    let pin =
+        SpkiPin::of_certificate(certbound::pki::certs_from_pem(ca_one.cert_pem().as_bytes()).unwrap()[0].as_ref())
+            .unwrap();
     let mut client = pki_client(
         "pinned",
         SubjectMatcher::Dn(DistinguishedName::parse("CN=tpp").unwrap()),
@@ -127,13 +114,9 @@ async fn certificate_pins_accept_only_the_exact_certificate(db: Db) {
     by_thumbprint.cert_pins = vec![Thumbprint::of_der(common::chain_of(&expected)[0].as_ref())];
     env.store.insert_client(&by_thumbprint).await.unwrap();
 
-    let parsed =
-        certbound::pki::ClientCertificate::from_chain(common::chain_of(&expected)).unwrap();
+    let parsed = certbound::pki::ClientCertificate::from_chain(common::chain_of(&expected)).unwrap();
     let serial_hex: String = parsed.serial().iter().map(|b| format!("{b:02X}")).collect();
-    let pin = IssuerSerial::parse(&format!(
-        "{serial_hex}:CN=certbound dev CA, O=certbound development"
-    ))
-    .unwrap();
+    let pin = IssuerSerial::parse(&format!("{serial_hex}:CN=certbound dev CA, O=certbound development")).unwrap();
     let mut by_serial = pki_client(
         "by-serial",
         SubjectMatcher::Dn(DistinguishedName::parse("CN=tpp").unwrap()),
@@ -145,9 +128,7 @@ async fn certificate_pins_accept_only_the_exact_certificate(db: Db) {
     for id in ["by-thumbprint", "by-serial"] {
         let (status, body) = env.token(&env.http(Some(&expected)), id, &[]).await;
         assert_eq!(status, 200, "{id}: {body}");
-        let (status, body) = env
-            .token(&env.http(Some(&other_same_subject)), id, &[])
-            .await;
+        let (status, body) = env.token(&env.http(Some(&other_same_subject)), id, &[]).await;
         assert_invalid_client(status, &body);
     }
     env.finish().await;

@@ -51,27 +51,14 @@ fn bad_registrations_are_refused_without_a_partial_write() {
             "not an IP address",
         ),
         (
-            &[
-                "--auth",
-                "self_signed_tls_client_auth",
-                "--cert",
-                "garbage.pem",
-            ],
+            &["--auth", "self_signed_tls_client_auth", "--cert", "garbage.pem"],
             "garbage.pem: ",
         ),
         (
-            &[
-                "--auth",
-                "self_signed_tls_client_auth",
-                "--cert",
-                "empty.pem",
-            ],
+            &["--auth", "self_signed_tls_client_auth", "--cert", "empty.pem"],
             "empty.pem: no PEM certificate",
         ),
-        (
-            &["--auth", "self_signed_tls_client_auth"],
-            "at least one certificate",
-        ),
+        (&["--auth", "self_signed_tls_client_auth"], "at least one certificate"),
         (
             &["--auth", "client_secret_basic", "--subject-dn", "CN=a"],
             "unsupported auth method",
@@ -88,14 +75,7 @@ fn bad_registrations_are_refused_without_a_partial_write() {
             "unsupported grant type",
         ),
         (
-            &[
-                "--auth",
-                "tls_client_auth",
-                "--subject-dn",
-                "CN=a",
-                "--scope",
-                "a\"b",
-            ],
+            &["--auth", "tls_client_auth", "--subject-dn", "CN=a", "--scope", "a\"b"],
             "invalid scope",
         ),
         (
@@ -148,10 +128,7 @@ fn bad_registrations_are_refused_without_a_partial_write() {
         args.extend_from_slice(extra);
         let (ok, text) = certbound(d, &args);
         assert!(!ok, "{args:?} was accepted");
-        assert!(
-            text.contains(message),
-            "{args:?}: expected {message:?} in {text}"
-        );
+        assert!(text.contains(message), "{args:?}: expected {message:?} in {text}");
     }
     let (ok, list) = certbound(d, &["client", "list", "--json"]);
     assert!(ok);

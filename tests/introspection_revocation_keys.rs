@@ -26,12 +26,7 @@ async fn token_for(env: &TestEnv, http: &reqwest::Client, client_id: &str) -> St
     body["access_token"].as_str().unwrap().to_string()
 }
 
-async fn introspect(
-    env: &TestEnv,
-    http: &reqwest::Client,
-    client_id: &str,
-    token: &str,
-) -> (u16, Value) {
+async fn introspect(env: &TestEnv, http: &reqwest::Client, client_id: &str, token: &str) -> (u16, Value) {
     post_form(
         http,
         &env.url("/introspect"),
@@ -57,9 +52,7 @@ async fn introspection_shows_own_tokens_and_hides_others(db: Db) {
     let rs_cert = env
         .ca
         .issue(&certbound::pki::dev::CertSpec {
-            sans: vec![rcgen::SanType::DnsName(
-                "rs.bank.example".try_into().unwrap(),
-            )],
+            sans: vec![rcgen::SanType::DnsName("rs.bank.example".try_into().unwrap())],
             ..certbound::pki::dev::CertSpec::client("rs", 30)
         })
         .unwrap();
@@ -87,10 +80,7 @@ async fn introspection_shows_own_tokens_and_hides_others(db: Db) {
     let (status, body) = introspect(&env, &env.http(None), "tpp1", &token).await;
     assert_invalid_client(status, &body);
     let (status, body) = post_form(&tpp1, &env.url("/introspect"), &[("client_id", "tpp1")]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
     env.finish().await;
 }
 
@@ -104,29 +94,13 @@ async fn revoked_and_expired_tokens_are_inactive(db: Db) {
     let other = token_for(&env, &tpp1, "tpp1").await;
 
     // Another client cannot revoke it (and learns nothing from the answer).
-    let (status, _) = post_form(
-        &tpp2,
-        &env.url("/revoke"),
-        &[("client_id", "tpp2"), ("token", &token)],
-    )
-    .await;
+    let (status, _) = post_form(&tpp2, &env.url("/revoke"), &[("client_id", "tpp2"), ("token", &token)]).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        introspect(&env, &tpp1, "tpp1", &token).await.1["active"],
-        true
-    );
+    assert_eq!(introspect(&env, &tpp1, "tpp1", &token).await.1["active"], true);
 
-    let (status, _) = post_form(
-        &tpp1,
-        &env.url("/revoke"),
-        &[("client_id", "tpp1"), ("token", &token)],
-    )
-    .await;
+    let (status, _) = post_form(&tpp1, &env.url("/revoke"), &[("client_id", "tpp1"), ("token", &token)]).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        introspect(&env, &tpp1, "tpp1", &token).await.1["active"],
-        false
-    );
+    assert_eq!(introspect(&env, &tpp1, "tpp1", &token).await.1["active"], false);
     assert_eq!(
         introspect(&env, &tpp1, "tpp1", &other).await.1["active"],
         true,
@@ -134,12 +108,7 @@ async fn revoked_and_expired_tokens_are_inactive(db: Db) {
     );
     // Revoking twice, or revoking garbage, is still 200 (RFC 7009 §2.2).
     for t in [token.as_str(), "garbage"] {
-        let (status, _) = post_form(
-            &tpp1,
-            &env.url("/revoke"),
-            &[("client_id", "tpp1"), ("token", t)],
-        )
-        .await;
+        let (status, _) = post_form(&tpp1, &env.url("/revoke"), &[("client_id", "tpp1"), ("token", t)]).await;
         assert_eq!(status, 200);
     }
     let (status, body) = post_form(
@@ -170,9 +139,7 @@ async fn rotated_keys_keep_old_tokens_verifiable(db: Db) {
         env.dir.path().join("certbound-data/kek"),
     ))
     .unwrap();
-    let new_kid = keys::rotate(&env.store, &kek, SigningAlg::Es256)
-        .await
-        .unwrap();
+    let new_kid = keys::rotate(&env.store, &kek, SigningAlg::Es256).await.unwrap();
     assert_ne!(new_kid, old_kid);
 
     let mut after = String::new();
@@ -198,21 +165,14 @@ async fn rotated_keys_keep_old_tokens_verifiable(db: Db) {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        jwks.keys.len(),
-        2,
-        "the old key stays published while its tokens live"
-    );
+    assert_eq!(jwks.keys.len(), 2, "the old key stays published while its tokens live");
     for token in [&before, &after] {
         let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
         let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         validation.set_audience(&[env.issuer()]);
         jsonwebtoken::decode::<Value>(token, &key, &validation).expect("verifies after rotation");
-        assert_eq!(
-            introspect(&env, &http, "tpp1", token).await.1["active"],
-            true
-        );
+        assert_eq!(introspect(&env, &http, "tpp1", token).await.1["active"], true);
     }
     // Private keys are sealed at rest: the stored form is not a PKCS#8 key.
     let rows = env.store.list_signing_keys().await.unwrap();
@@ -229,42 +189,26 @@ async fn discovery_documents_describe_the_server(db: Db) {
         "/.well-known/oauth-authorization-server",
         "/.well-known/openid-configuration",
     ] {
-        let doc: Value = http
-            .get(env.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc: Value = http.get(env.url(path)).send().await.unwrap().json().await.unwrap();
         let issuer = env.issuer();
         assert_eq!(doc["issuer"], issuer);
         assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
         assert_eq!(doc["jwks_uri"], format!("{issuer}/jwks"));
-        assert_eq!(
-            doc["introspection_endpoint"],
-            format!("{issuer}/introspect")
-        );
+        assert_eq!(doc["introspection_endpoint"], format!("{issuer}/introspect"));
         assert_eq!(doc["revocation_endpoint"], format!("{issuer}/revoke"));
         assert_eq!(doc["tls_client_certificate_bound_access_tokens"], true);
         assert_eq!(
             doc["token_endpoint_auth_methods_supported"],
             serde_json::json!(["tls_client_auth", "self_signed_tls_client_auth"])
         );
-        assert_eq!(
-            doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
-        );
+        assert_eq!(doc["grant_types_supported"], serde_json::json!(["client_credentials"]));
         assert!(doc.get("mtls_endpoint_aliases").is_none());
     }
     env.finish().await;
 }
 
 async fn mtls_endpoint_aliases_serve_authenticated_endpoints(db: Db) {
-    let env = TestEnv::start_with(db, |f: &mut FileConfig| {
-        f.mtls_listen = Some("127.0.0.1:0".into())
-    })
-    .await;
+    let env = TestEnv::start_with(db, |f: &mut FileConfig| f.mtls_listen = Some("127.0.0.1:0".into())).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
     let mtls_port = env.server().mtls_addr.unwrap().port();
     let doc: Value = env
@@ -304,8 +248,7 @@ async fn every_signing_algorithm_issues_verifiable_tokens(db: Db) {
         ("PS256", jsonwebtoken::Algorithm::PS256),
         ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
     ] {
-        let env =
-            TestEnv::start_with(db, |f: &mut FileConfig| f.signing_alg = Some(name.into())).await;
+        let env = TestEnv::start_with(db, |f: &mut FileConfig| f.signing_alg = Some(name.into())).await;
         env.register_pki_client("tpp1", "tpp1", "accounts").await;
         let http = env.http(Some(&env.issue("tpp1")));
         let token = token_for(&env, &http, "tpp1").await;
@@ -320,8 +263,7 @@ async fn every_signing_algorithm_issues_verifiable_tokens(db: Db) {
             .json()
             .await
             .unwrap();
-        let key =
-            jsonwebtoken::DecodingKey::from_jwk(jwks.find(&header.kid.unwrap()).unwrap()).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&header.kid.unwrap()).unwrap()).unwrap();
         let mut validation = jsonwebtoken::Validation::new(alg);
         validation.set_audience(&[env.issuer()]);
         jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("verifies");
@@ -333,11 +275,7 @@ async fn health_and_readiness(db: Db) {
     let env = TestEnv::start(db).await;
     let http = env.http(None);
     for path in ["/healthz", "/readyz"] {
-        assert_eq!(
-            http.get(env.url(path)).send().await.unwrap().status(),
-            200,
-            "{path}"
-        );
+        assert_eq!(http.get(env.url(path)).send().await.unwrap().status(), 200, "{path}");
     }
     env.finish().await;
 }

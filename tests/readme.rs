@@ -16,8 +16,7 @@ on_both_databases!(readme_examples_work_against_certbound_serve);
 
 /// A fenced code block of README.md with this info string, containing `needle`.
 fn readme_block(lang: &str, needle: &str) -> String {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let fence = format!("```{lang}\n");
     readme
         .split(&fence)
@@ -95,10 +94,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     }
 
     let mut serve = certbound(dir.path(), &env);
-    serve
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    serve.arg("serve").stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut server = Serve {
         child: serve.spawn().unwrap(),
     };
@@ -142,10 +138,9 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         sh.env(k, v);
     }
     let from_curl = last_json_line(&run(sh));
-    let tpp1 = certbound::pki::certs_from_pem(
-        &std::fs::read(dir.path().join("certbound-data/pki/clients/tpp1.pem")).unwrap(),
-    )
-    .unwrap();
+    let tpp1 =
+        certbound::pki::certs_from_pem(&std::fs::read(dir.path().join("certbound-data/pki/clients/tpp1.pem")).unwrap())
+            .unwrap();
     let thumbprint = certbound::pki::Thumbprint::of_der(tpp1[0].as_ref()).to_base64url();
     let claims = common::jwt_payload(from_curl["access_token"].as_str().unwrap());
     assert_eq!(claims["cnf"]["x5t#S256"], thumbprint);
@@ -156,10 +151,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     let mut py = Command::new("python3");
     py.args(["-c", &python]).current_dir(dir.path());
     let token = run(py);
-    assert_eq!(
-        common::jwt_payload(token.trim())["cnf"]["x5t#S256"],
-        thumbprint
-    );
+    assert_eq!(common::jwt_payload(token.trim())["cnf"]["x5t#S256"], thumbprint);
 
     // The CLI acts on the same database as the running server.
     let shown: Value = serde_json::from_str(&run({
@@ -172,12 +164,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     assert_eq!(shown["token_endpoint_auth_method"], "tls_client_auth");
     let inspected: Value = serde_json::from_str(&run({
         let mut c = certbound(dir.path(), &env);
-        c.args([
-            "pki",
-            "inspect",
-            "--cert",
-            "certbound-data/pki/clients/tpp1.pem",
-        ]);
+        c.args(["pki", "inspect", "--cert", "certbound-data/pki/clients/tpp1.pem"]);
         c
     }))
     .unwrap();
@@ -219,8 +206,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         .to_string();
     let started = Instant::now();
     loop {
-        let header =
-            jsonwebtoken::decode_header(curl_token()["access_token"].as_str().unwrap()).unwrap();
+        let header = jsonwebtoken::decode_header(curl_token()["access_token"].as_str().unwrap()).unwrap();
         if header.kid.as_deref() == Some(new_kid.as_str()) {
             break;
         }
@@ -247,31 +233,19 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
 
     // Private key material is readable by its owner only.
     let data = dir.path().join("certbound-data");
-    for key in [
-        "kek",
-        "pki/ca.key",
-        "pki/server.key",
-        "pki/clients/tpp1.key",
-    ] {
+    for key in ["kek", "pki/ca.key", "pki/server.key", "pki/clients/tpp1.key"] {
         assert_eq!(mode(data.join(key)), 0o600, "{key}");
     }
 
     // SIGTERM: graceful shutdown, exit status 0.
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(25),
-            "server ignored SIGTERM"
-        );
+        assert!(started.elapsed() < Duration::from_secs(25), "server ignored SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");

@@ -28,8 +28,7 @@ on_both_databases!(
 
 async fn token_is_bound_to_the_presented_certificate(db: Db) {
     let env = TestEnv::start(db).await;
-    env.register_pki_client("tpp1", "tpp1", "accounts payments")
-        .await;
+    env.register_pki_client("tpp1", "tpp1", "accounts payments").await;
     let cert = env.issue("tpp1");
     let http = env.http(Some(&cert));
 
@@ -57,10 +56,7 @@ async fn token_is_bound_to_the_presented_certificate(db: Db) {
     assert_eq!(claims["client_id"], "tpp1");
     assert_eq!(claims["aud"], env.issuer());
     assert_eq!(claims["scope"], "accounts");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        300
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 300);
     assert!(claims["jti"].as_str().unwrap().len() >= 22);
 
     // A second token has a fresh jti; without `scope` the client's registered scopes are granted.
@@ -91,9 +87,7 @@ async fn token_verifies_against_the_published_jwks(db: Db) {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-    let jwk = jwks
-        .find(header.kid.as_deref().unwrap())
-        .expect("kid is published");
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid is published");
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[env.issuer()]);
     validation.set_issuer(&[env.issuer()]);
@@ -129,8 +123,7 @@ async fn no_certificate_is_invalid_client(db: Db) {
 async fn certificate_from_another_ca_is_invalid_client(db: Db) {
     let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
-    let rogue =
-        Authority::generate(vec![(NameAttribute::CommonName, "certbound dev CA".into())]).unwrap();
+    let rogue = Authority::generate(vec![(NameAttribute::CommonName, "certbound dev CA".into())]).unwrap();
     let forged = rogue.issue(&CertSpec::client("tpp1", 30)).unwrap();
     let (status, body) = env.token(&env.http(Some(&forged)), "tpp1", &[]).await;
     assert_invalid_client(status, &body);
@@ -176,15 +169,9 @@ async fn another_clients_certificate_is_invalid_client(db: Db) {
     env.finish().await;
 }
 
-fn cert_with_subject(
-    env: &TestEnv,
-    rdns: &[(NameAttribute, &str)],
-) -> certbound::pki::dev::IssuedCert {
+fn cert_with_subject(env: &TestEnv, rdns: &[(NameAttribute, &str)]) -> certbound::pki::dev::IssuedCert {
     let spec = CertSpec {
-        subject: rdns
-            .iter()
-            .map(|(t, v)| (t.clone(), v.to_string()))
-            .collect(),
+        subject: rdns.iter().map(|(t, v)| (t.clone(), v.to_string())).collect(),
         ..CertSpec::client("unused", 30)
     };
     env.ca.issue(&spec).unwrap()
@@ -193,8 +180,7 @@ fn cert_with_subject(
 async fn subject_dn_differing_in_one_rdn_is_invalid_client(db: Db) {
     let env = TestEnv::start(db).await;
     // Registered in a different case and spacing than the certificate carries: still a match.
-    let dn =
-        DistinguishedName::parse("cn=TPP Ltd,  ou=payments, o=Example Bank\\, plc, c=gb").unwrap();
+    let dn = DistinguishedName::parse("cn=TPP Ltd,  ou=payments, o=Example Bank\\, plc, c=gb").unwrap();
     env.store
         .insert_client(&pki_client("tpp", SubjectMatcher::Dn(dn), "accounts"))
         .await
@@ -345,12 +331,7 @@ async fn unknown_and_disabled_clients_are_invalid_client(db: Db) {
     let http = env.http(Some(&env.issue("tpp1")));
     let (status, body) = env.token(&http, "nobody", &[]).await;
     assert_invalid_client(status, &body);
-    let (status, body) = common::post_form(
-        &http,
-        &env.url("/token"),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let (status, body) = common::post_form(&http, &env.url("/token"), &[("grant_type", "client_credentials")]).await;
     assert_invalid_client(status, &body);
 
     let (status, _) = env.token(&http, "tpp1", &[]).await;
@@ -390,8 +371,7 @@ async fn unknown_and_disabled_clients_are_invalid_client(db: Db) {
 
 async fn scopes_are_a_subset_of_the_clients(db: Db) {
     let env = TestEnv::start(db).await;
-    env.register_pki_client("tpp1", "tpp1", "accounts payments")
-        .await;
+    env.register_pki_client("tpp1", "tpp1", "accounts payments").await;
     let http = env.http(Some(&env.issue("tpp1")));
     let (status, body) = env
         .token(&http, "tpp1", &[("scope", "payments accounts payments")])
@@ -423,10 +403,7 @@ async fn resource_indicators_set_the_audience(db: Db) {
         .token(
             &http,
             "tpp1",
-            &[
-                ("resource", "https://a.example/"),
-                ("resource", "https://b.example/"),
-            ],
+            &[("resource", "https://a.example/"), ("resource", "https://b.example/")],
         )
         .await;
     assert_eq!(status, 200);
@@ -465,16 +442,10 @@ async fn grant_type_errors(db: Db) {
         assert_eq!(status, 400);
         assert_eq!(body["error"], "unsupported_grant_type");
     }
-    let (status, body) =
-        common::post_form(&http, &env.url("/token"), &[("client_id", "tpp1")]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
+    let (status, body) = common::post_form(&http, &env.url("/token"), &[("client_id", "tpp1")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
 
-    let (status, body) = env
-        .token(&env.http(Some(&env.issue("tpp2"))), "tpp2", &[])
-        .await;
+    let (status, body) = env.token(&env.http(Some(&env.issue("tpp2"))), "tpp2", &[]).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "unauthorized_client");
     env.finish().await;
@@ -489,12 +460,8 @@ async fn unbound_clients_get_tokens_without_cnf(db: Db) {
     );
     client.bound_access_tokens = false;
     env.store.insert_client(&client).await.unwrap();
-    let (status, body) = env
-        .token(&env.http(Some(&env.issue("tpp1"))), "tpp1", &[])
-        .await;
+    let (status, body) = env.token(&env.http(Some(&env.issue("tpp1"))), "tpp1", &[]).await;
     assert_eq!(status, 200);
-    assert!(jwt_payload(body["access_token"].as_str().unwrap())
-        .get("cnf")
-        .is_none());
+    assert!(jwt_payload(body["access_token"].as_str().unwrap()).get("cnf").is_none());
     env.finish().await;
 }

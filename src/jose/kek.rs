@@ -37,8 +37,7 @@ impl KeyEncryptionKey {
                     Ok(text) => Self::from_base64(&text),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         let text = Self::generate_base64();
-                        crate::write_private_file(path, text.as_bytes())
-                            .map_err(|e| KekError::Io(shown, e))?;
+                        crate::write_private_file(path, text.as_bytes()).map_err(|e| KekError::Io(shown, e))?;
                         Self::from_base64(&text)
                     }
                     Err(e) => Err(KekError::Io(shown, e)),
@@ -96,10 +95,7 @@ mod tests {
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
         let sealed = kek.seal("kid1", b"secret");
         assert_eq!(kek.open("kid1", &sealed).unwrap(), b"secret");
-        assert!(
-            kek.open("kid2", &sealed).is_err(),
-            "context is authenticated"
-        );
+        assert!(kek.open("kid2", &sealed).is_err(), "context is authenticated");
         let other = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
         assert!(other.open("kid1", &sealed).is_err());
         assert!(KeyEncryptionKey::from_base64("c2hvcnQ=").is_err());

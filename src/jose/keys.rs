@@ -29,10 +29,7 @@ pub async fn load_ring(
     token_ttl: i64,
 ) -> Result<KeyRing, KeysError> {
     let mut rows = store.list_signing_keys().await?;
-    if !rows
-        .iter()
-        .any(|r| r.retired_at.is_none() && r.alg == alg.as_str())
-    {
+    if !rows.iter().any(|r| r.retired_at.is_none() && r.alg == alg.as_str()) {
         rotate(store, kek, alg).await?;
         rows = store.list_signing_keys().await?;
     }
@@ -45,24 +42,14 @@ pub async fn load_ring(
     let now = crate::now();
     let published = rows
         .iter()
-        .filter(|r| {
-            r.retired_at
-                .is_none_or(|at| at + token_ttl + RETENTION_MARGIN > now)
-        })
-        .map(|r| {
-            serde_json::from_str::<Value>(&r.public_jwk)
-                .map_err(|e| KeyError::Invalid(e.to_string()))
-        })
+        .filter(|r| r.retired_at.is_none_or(|at| at + token_ttl + RETENTION_MARGIN > now))
+        .map(|r| serde_json::from_str::<Value>(&r.public_jwk).map_err(|e| KeyError::Invalid(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(KeyRing::new(signing, &published)?)
 }
 
 /// Generates a new signing key and retires every other key still in force. Returns the new kid.
-pub async fn rotate(
-    store: &Store,
-    kek: &KeyEncryptionKey,
-    alg: SigningAlg,
-) -> Result<String, KeysError> {
+pub async fn rotate(store: &Store, kek: &KeyEncryptionKey, alg: SigningAlg) -> Result<String, KeysError> {
     let (key, pkcs8) = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
         .await
         .map_err(|_| KeyError::Generate)??;

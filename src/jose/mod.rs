@@ -13,8 +13,7 @@ use std::str::FromStr;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
-    RSA_PSS_SHA256,
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PSS_SHA256,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -96,12 +95,10 @@ impl SigningKey {
     pub fn generate(alg: SigningAlg) -> Result<(Self, Vec<u8>), KeyError> {
         use aws_lc_rs::encoding::AsDer;
         let pkcs8 = match alg {
-            SigningAlg::Es256 => {
-                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map_err(|_| KeyError::Generate)?
-                    .as_ref()
-                    .to_vec()
-            }
+            SigningAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| KeyError::Generate)?
+                .as_ref()
+                .to_vec(),
             SigningAlg::Ps256 => RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                 .and_then(|k| k.as_der())
                 .map_err(|_| KeyError::Generate)?
@@ -119,8 +116,7 @@ impl SigningKey {
         let invalid = |e: aws_lc_rs::error::KeyRejected| KeyError::Invalid(e.to_string());
         let (pair, members) = match alg {
             SigningAlg::Es256 => {
-                let k = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
-                    .map_err(invalid)?;
+                let k = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(invalid)?;
                 let point = k.public_key().as_ref();
                 let members = json!({
                     "crv": "P-256",
@@ -193,13 +189,8 @@ impl SigningKey {
                 .to_vec(),
             Pair::Rsa(k) => {
                 let mut sig = vec![0; k.public_modulus_len()];
-                k.sign(
-                    &RSA_PSS_SHA256,
-                    &SystemRandom::new(),
-                    jws.as_bytes(),
-                    &mut sig,
-                )
-                .map_err(|_| KeyError::Sign)?;
+                k.sign(&RSA_PSS_SHA256, &SystemRandom::new(), jws.as_bytes(), &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
                 sig
             }
             Pair::Ed(k) => k.sign(jws.as_bytes()).as_ref().to_vec(),
@@ -262,13 +253,15 @@ pub enum TokenError {
     BadSignature,
     #[error("token expired")]
     Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
     #[error("wrong issuer")]
     WrongIssuer,
     #[error("invalid claims")]
     InvalidClaims,
 }
 
-/// A public key that tokens may be verified with.
+/// A public key that tokens may be verified with; its algorithm comes from the JWK.
 pub struct VerificationKey {
     alg: SigningAlg,
     key: DecodingKey,
@@ -282,42 +275,106 @@ impl VerificationKey {
                 .and_then(Value::as_str)
                 .ok_or_else(|| KeyError::Invalid(format!("JWK lacks {k}")))
         };
-        let alg: SigningAlg = text("alg")?
-            .parse()
-            .map_err(|_| KeyError::Invalid("JWK alg".into()))?;
+        let alg: SigningAlg = text("alg")?.parse().map_err(|_| KeyError::Invalid("JWK alg".into()))?;
         let bad = |e: jsonwebtoken::errors::Error| KeyError::Invalid(e.to_string());
         let key = match alg {
-            SigningAlg::Es256 => {
-                DecodingKey::from_ec_components(text("x")?, text("y")?).map_err(bad)?
-            }
-            SigningAlg::Ps256 => {
-                DecodingKey::from_rsa_components(text("n")?, text("e")?).map_err(bad)?
-            }
+            SigningAlg::Es256 => DecodingKey::from_ec_components(text("x")?, text("y")?).map_err(bad)?,
+            SigningAlg::Ps256 => DecodingKey::from_rsa_components(text("n")?, text("e")?).map_err(bad)?,
             SigningAlg::EdDsa => DecodingKey::from_ed_components(text("x")?).map_err(bad)?,
         };
         Ok((text("kid")?.to_string(), Self { alg, key }))
     }
 }
 
+/// Public keys that access tokens may be verified with, by `kid`.
+#[derive(Default)]
+pub struct Verifier {
+    keys: HashMap<String, VerificationKey>,
+}
+
+impl Verifier {
+    /// From public JWKs. Keys of other algorithms, or without `kid`, are skipped when `lenient`
+    /// (a remote JWKS may hold keys for other uses) and are an error otherwise.
+    pub fn from_jwks(jwks: &[Value], lenient: bool) -> Result<Self, KeyError> {
+        let mut keys = HashMap::new();
+        for jwk in jwks {
+            match VerificationKey::from_jwk(jwk) {
+                Ok((kid, key)) => {
+                    keys.insert(kid, key);
+                }
+                Err(_) if lenient => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    pub fn knows(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    /// Verifies a JWT access token: `typ` at+jwt (RFC 9068 §4), a known `kid`, the algorithm
+    /// of that key (never one chosen by the token), the signature, `iss`, and `exp`/`nbf` with
+    /// `leeway` seconds. `aud` is the caller's to check.
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        leeway: u64,
+    ) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
+        if !typ_ok {
+            return Err(TokenError::WrongType);
+        }
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let key = self.keys.get(kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != key.alg.jsonwebtoken() {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        let mut validation = Validation::new(key.alg.jsonwebtoken());
+        validation.leeway = leeway;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat", "jti", "client_id"]);
+        jsonwebtoken::decode::<T>(token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
+                jsonwebtoken::errors::ErrorKind::Json(_) | jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(_) => {
+                    TokenError::InvalidClaims
+                }
+                _ => TokenError::Malformed,
+            })
+    }
+}
+
 /// The keys in force: the one that signs, and every one whose tokens may still be live.
 pub struct KeyRing {
     signing: SigningKey,
-    verifiers: HashMap<String, VerificationKey>,
+    verifier: Verifier,
     jwks: bytes::Bytes,
 }
 
 impl KeyRing {
     /// `published` are the public JWKs to serve and accept, including the signing key's.
     pub fn new(signing: SigningKey, published: &[Value]) -> Result<Self, KeyError> {
-        let mut verifiers = HashMap::new();
-        for jwk in published {
-            let (kid, key) = VerificationKey::from_jwk(jwk)?;
-            verifiers.insert(kid, key);
-        }
         let jwks = serde_json::to_vec(&json!({ "keys": published })).map_err(|_| KeyError::Sign)?;
         Ok(Self {
             signing,
-            verifiers,
+            verifier: Verifier::from_jwks(published, false)?,
             jwks: jwks.into(),
         })
     }
@@ -326,48 +383,22 @@ impl KeyRing {
         &self.signing
     }
 
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
     /// The JWKS document (RFC 7517 §5), rendered once.
     pub fn jwks(&self) -> bytes::Bytes {
         self.jwks.clone()
     }
 
     pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.verifiers.keys().map(String::as_str)
+        self.verifier.kids()
     }
 
-    /// Verifies an access token we issued: `typ` at+jwt, a known `kid`, the key's own
-    /// algorithm, the signature, `iss`, and `exp` with no leeway.
+    /// Verifies an access token this server issued, with no leeway on `exp`.
     pub fn verify(&self, token: &str, issuer: &str) -> Result<AccessTokenClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
-        });
-        if !typ_ok {
-            return Err(TokenError::WrongType);
-        }
-        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let key = self.verifiers.get(kid).ok_or(TokenError::UnknownKey)?;
-        if header.alg != key.alg.jsonwebtoken() {
-            return Err(TokenError::WrongAlgorithm);
-        }
-        let mut validation = Validation::new(key.alg.jsonwebtoken());
-        validation.leeway = 0;
-        validation.validate_aud = false;
-        validation.set_issuer(&[issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat", "jti", "client_id"]);
-        jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                jsonwebtoken::errors::ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
-                jsonwebtoken::errors::ErrorKind::Json(_)
-                | jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(_) => {
-                    TokenError::InvalidClaims
-                }
-                _ => TokenError::Malformed,
-            })
+        self.verifier.decode(token, issuer, 0)
     }
 }
 
@@ -408,10 +439,7 @@ mod tests {
     fn rfc7638_thumbprint_vector() {
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
         let members = json!({"e": "AQAB", "kty": "RSA", "n": n});
-        assert_eq!(
-            jwk_thumbprint(&members),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(jwk_thumbprint(&members), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]
@@ -442,8 +470,7 @@ mod tests {
             .sign_access_token(&claims(crate::now() + 60))
             .unwrap();
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
-        let mut payload: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         payload["scope"] = "payments".into();
         parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
         assert_eq!(
@@ -451,24 +478,15 @@ mod tests {
             Err(TokenError::BadSignature)
         );
 
-        let expired = ring
-            .signing_key()
-            .sign_access_token(&claims(crate::now() - 1))
-            .unwrap();
-        assert_eq!(
-            ring.verify(&expired, "https://as.example"),
-            Err(TokenError::Expired)
-        );
+        let expired = ring.signing_key().sign_access_token(&claims(crate::now() - 1)).unwrap();
+        assert_eq!(ring.verify(&expired, "https://as.example"), Err(TokenError::Expired));
 
         let other = super::tests::ring(SigningAlg::Es256);
         let foreign = other
             .signing_key()
             .sign_access_token(&claims(crate::now() + 60))
             .unwrap();
-        assert_eq!(
-            ring.verify(&foreign, "https://as.example"),
-            Err(TokenError::UnknownKey)
-        );
+        assert_eq!(ring.verify(&foreign, "https://as.example"), Err(TokenError::UnknownKey));
     }
 
     #[test]
@@ -476,25 +494,15 @@ mod tests {
         let ring = ring(SigningAlg::Es256);
         let kid = ring.signing_key().kid().to_string();
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(crate::now() + 60)).unwrap());
-        let none =
-            URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
-        assert!(ring
-            .verify(&format!("{none}.{body}."), "https://as.example")
-            .is_err());
-        let hs = URL_SAFE_NO_PAD
-            .encode(json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}).to_string());
-        assert!(ring
-            .verify(&format!("{hs}.{body}.AAAA"), "https://as.example")
-            .is_err());
-        let jwt =
-            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "typ": "JWT", "kid": kid}).to_string());
+        let none = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
+        assert!(ring.verify(&format!("{none}.{body}."), "https://as.example").is_err());
+        let hs = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}).to_string());
+        assert!(ring.verify(&format!("{hs}.{body}.AAAA"), "https://as.example").is_err());
+        let jwt = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "typ": "JWT", "kid": kid}).to_string());
         assert_eq!(
             ring.verify(&format!("{jwt}.{body}.AAAA"), "https://as.example"),
             Err(TokenError::WrongType)
         );
-        assert_eq!(
-            ring.verify("garbage", "https://as.example"),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(ring.verify("garbage", "https://as.example"), Err(TokenError::Malformed));
     }
 }

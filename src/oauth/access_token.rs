@@ -54,11 +54,7 @@ struct TokenResponse<'a> {
     scope: Option<&'a str>,
 }
 
-pub fn issue(
-    state: &Shared,
-    client: &VerifiedClient,
-    grant: Grant,
-) -> Result<Response, OAuthError> {
+pub fn issue(state: &Shared, client: &VerifiedClient, grant: Grant) -> Result<Response, OAuthError> {
     let now = crate::now();
     let jti = random_id();
     let scope = grant.scope.join(" ");
@@ -78,9 +74,10 @@ pub fn issue(
         jti: &jti,
         iat: now,
         exp: now + state.access_token_ttl,
-        cnf: client.client().bound_access_tokens.then_some(Cnf {
-            x5t_s256: &thumbprint,
-        }),
+        cnf: client
+            .client()
+            .bound_access_tokens
+            .then_some(Cnf { x5t_s256: &thumbprint }),
     };
     let token = state
         .keys()

@@ -91,11 +91,7 @@ impl From<AuthFailure> for Failure {
     }
 }
 
-async fn run_checks(
-    state: &Shared,
-    peer: &PeerCertificate,
-    form: &OAuthForm,
-) -> Result<VerifiedClient, Failure> {
+async fn run_checks(state: &Shared, peer: &PeerCertificate, form: &OAuthForm) -> Result<VerifiedClient, Failure> {
     let client_id = form.get("client_id").ok_or(AuthFailure::MissingClientId)?;
     let cert = peer.0.clone().ok_or(AuthFailure::NoCertificate)?;
     let client = state
@@ -151,10 +147,7 @@ fn check_chain_trusted(
 }
 
 /// RFC 8705 §2.1.2: the one registered subject form must match.
-fn check_registered_subject(
-    client: &CachedClient,
-    cert: &ClientCertificate,
-) -> Result<(), AuthFailure> {
+fn check_registered_subject(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
     let Some(subject) = &client.client.subject else {
         return Err(AuthFailure::SubjectMismatch("subject (none registered)"));
     };
@@ -175,15 +168,9 @@ fn check_registered_subject(
 
 /// RFC 8705 §2.2: the leaf is one of the client's registered certificates (JWKS `x5c`, or a
 /// thumbprint pin).
-fn check_registered_certificate(
-    client: &CachedClient,
-    cert: &ClientCertificate,
-) -> Result<(), AuthFailure> {
+fn check_registered_certificate(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
     let presented = cert.thumbprint();
-    let registered = client
-        .registered_thumbprints
-        .iter()
-        .chain(&client.client.cert_pins);
+    let registered = client.registered_thumbprints.iter().chain(&client.client.cert_pins);
     // Compare against every entry, so timing does not reveal which one matched.
     let found = registered.fold(false, |found, t| found | (t == presented));
     if found {
@@ -195,10 +182,7 @@ fn check_registered_certificate(
 
 /// Exact-certificate pins, when the client has any: the leaf must match one by thumbprint or
 /// by issuer and serial number.
-fn check_certificate_pins(
-    client: &CachedClient,
-    cert: &ClientCertificate,
-) -> Result<(), AuthFailure> {
+fn check_certificate_pins(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
     let c = &client.client;
     if c.cert_pins.is_empty() && client.issuer_serial_pins.is_empty() {
         return Ok(());
@@ -208,8 +192,7 @@ fn check_certificate_pins(
         .iter()
         .fold(false, |found, t| found | (t == cert.thumbprint()));
     let by_issuer_serial = client.issuer_serial_pins.iter().any(|(issuer, serial)| {
-        without_leading_zeros(serial) == without_leading_zeros(cert.serial())
-            && issuer.matches(cert.issuer())
+        without_leading_zeros(serial) == without_leading_zeros(cert.serial()) && issuer.matches(cert.issuer())
     });
     if by_thumbprint || by_issuer_serial {
         Ok(())

@@ -6,11 +6,7 @@ use super::access_token::{self, Grant};
 use super::client_auth::VerifiedClient;
 use super::{OAuthError, OAuthForm, Shared};
 
-pub fn grant(
-    state: &Shared,
-    client: &VerifiedClient,
-    form: &OAuthForm,
-) -> Result<Response, OAuthError> {
+pub fn grant(state: &Shared, client: &VerifiedClient, form: &OAuthForm) -> Result<Response, OAuthError> {
     let scope = granted_scope(client, form.get("scope"))?;
     let audience = requested_audience(form)?;
     access_token::issue(state, client, Grant { scope, audience })
@@ -18,10 +14,7 @@ pub fn grant(
 
 /// RFC 6749 §3.3: a requested scope must be a subset of the client's; with none requested,
 /// the client's registered scopes are granted.
-pub fn granted_scope(
-    client: &VerifiedClient,
-    requested: Option<&str>,
-) -> Result<Vec<String>, OAuthError> {
+pub fn granted_scope(client: &VerifiedClient, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
     let allowed = &client.client().scopes;
     let Some(requested) = requested else {
         return Ok(allowed.clone());
@@ -65,13 +58,8 @@ fn is_absolute_uri_without_fragment(s: &str) -> bool {
         return false;
     };
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    scheme_ok
-        && !rest.is_empty()
-        && !s.contains('#')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    scheme_ok && !rest.is_empty() && !s.contains('#') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
@@ -80,9 +68,7 @@ mod tests {
 
     #[test]
     fn resource_uris() {
-        assert!(is_absolute_uri_without_fragment(
-            "https://api.bank.example/accounts"
-        ));
+        assert!(is_absolute_uri_without_fragment("https://api.bank.example/accounts"));
         assert!(is_absolute_uri_without_fragment("urn:bank:accounts"));
         assert!(!is_absolute_uri_without_fragment("/accounts"));
         assert!(!is_absolute_uri_without_fragment("https://x.example/#frag"));

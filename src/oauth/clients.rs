@@ -39,18 +39,12 @@ impl CachedClient {
     }
 
     pub fn chain_validated(&self, digest: &[u8; 32], now: i64) -> bool {
-        let chains = self
-            .validated_chains
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let chains = self.validated_chains.lock().unwrap_or_else(|e| e.into_inner());
         chains.get(digest).is_some_and(|until| now <= *until)
     }
 
     pub fn remember_chain(&self, digest: [u8; 32], now: i64, leaf_not_after: i64) {
-        let mut chains = self
-            .validated_chains
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut chains = self.validated_chains.lock().unwrap_or_else(|e| e.into_inner());
         if chains.len() >= CHAIN_CACHE_ENTRIES {
             chains.retain(|_, until| *until >= now);
             if chains.len() >= CHAIN_CACHE_ENTRIES {

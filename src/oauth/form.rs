@@ -21,10 +21,7 @@ pub struct OAuthForm {
 
 impl OAuthForm {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn require(&self, name: &str, missing: &'static str) -> Result<&str, OAuthError> {
@@ -55,9 +52,7 @@ impl OAuthForm {
                 continue;
             }
             if params.iter().any(|(k, _)| *k == name) && !REPEATABLE.contains(&name.as_str()) {
-                return Err(OAuthError::InvalidRequest(
-                    "a parameter was sent more than once",
-                ));
+                return Err(OAuthError::InvalidRequest("a parameter was sent more than once"));
             }
             params.push((name, value));
         }
@@ -88,9 +83,7 @@ fn decode(input: &[u8]) -> Result<String, OAuthError> {
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
-        return Err(OAuthError::InvalidRequest(
-            "control characters in form body",
-        ));
+        return Err(OAuthError::InvalidRequest("control characters in form body"));
     }
     Ok(text)
 }
@@ -131,10 +124,7 @@ mod tests {
 
     #[test]
     fn parses_and_decodes() {
-        let f = OAuthForm::parse(
-            b"grant_type=client_credentials&scope=a+b%20c&empty=&resource=x&resource=y",
-        )
-        .unwrap();
+        let f = OAuthForm::parse(b"grant_type=client_credentials&scope=a+b%20c&empty=&resource=x&resource=y").unwrap();
         assert_eq!(f.get("grant_type"), Some("client_credentials"));
         assert_eq!(f.get("scope"), Some("a b c"));
         assert_eq!(f.get("empty"), None);
@@ -143,19 +133,8 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_and_bad_encoding() {
-        for bad in [
-            &b"a=1&a=2"[..],
-            b"a=%zz",
-            b"a=%4",
-            b"a=%ff%fe",
-            b"=x",
-            b"a=%00",
-        ] {
-            assert!(
-                OAuthForm::parse(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+        for bad in [&b"a=1&a=2"[..], b"a=%zz", b"a=%4", b"a=%ff%fe", b"=x", b"a=%00"] {
+            assert!(OAuthForm::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 }

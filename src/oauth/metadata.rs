@@ -31,9 +31,7 @@ pub fn render(endpoints: &Endpoints) -> bytes::Bytes {
             "revocation_endpoint": format!("{base}/revoke"),
         });
     }
-    serde_json::to_vec(&doc)
-        .expect("serialising metadata")
-        .into()
+    serde_json::to_vec(&doc).expect("serialising metadata").into()
 }
 
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -48,10 +46,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 fn json_response(body: bytes::Bytes, cache: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }

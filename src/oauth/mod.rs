@@ -10,6 +10,7 @@ pub mod error;
 pub mod form;
 pub mod introspect;
 pub mod metadata;
+pub mod revocation_list;
 pub mod revoke;
 pub mod token;
 
@@ -23,6 +24,7 @@ pub use form::OAuthForm;
 
 use crate::jose::KeyRing;
 use crate::pki::TrustStore;
+use crate::rs::{ApiKeys, Revocations};
 use crate::store::Store;
 
 /// Grant types this server implements.
@@ -42,6 +44,9 @@ pub struct Shared {
     pub store: Store,
     pub trust: TrustStore,
     pub clients: clients::ClientCache,
+    /// For resource servers in this process (demo bank, gateway mode).
+    pub api_keys: Arc<ApiKeys>,
+    pub revocations: Arc<Revocations>,
     keys: RwLock<Arc<KeyRing>>,
     pub access_token_ttl: i64,
     metadata: bytes::Bytes,
@@ -50,16 +55,12 @@ pub struct Shared {
 pub type AppState = Arc<Shared>;
 
 impl Shared {
-    pub fn new(
-        endpoints: Endpoints,
-        store: Store,
-        trust: TrustStore,
-        keys: KeyRing,
-        access_token_ttl: i64,
-    ) -> Self {
+    pub fn new(endpoints: Endpoints, store: Store, trust: TrustStore, keys: KeyRing, access_token_ttl: i64) -> Self {
         let metadata = metadata::render(&endpoints);
         Self {
             clients: clients::ClientCache::new(store.clone()),
+            api_keys: Arc::new(ApiKeys::new(store.clone())),
+            revocations: Arc::new(Revocations::default()),
             endpoints,
             store,
             trust,
@@ -89,14 +90,9 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(token::handle))
         .route("/introspect", post(introspect::handle))
         .route("/revoke", post(revoke::handle))
+        .route("/revocations", post(revocation_list::handle))
         .route("/jwks", get(metadata::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(metadata::discovery),
-        )
-        .route(
-            "/.well-known/openid-configuration",
-            get(metadata::discovery),
-        )
+        .route("/.well-known/oauth-authorization-server", get(metadata::discovery))
+        .route("/.well-known/openid-configuration", get(metadata::discovery))
         .with_state(state)
 }

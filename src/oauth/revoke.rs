@@ -28,10 +28,7 @@ pub async fn handle(
                 .map_err(OAuthError::internal)?;
             tracing::info!(client_id = client.id(), jti = %claims.jti, "access token revoked");
         }
-        Ok(_) => tracing::warn!(
-            client_id = client.id(),
-            "refused to revoke another client's token"
-        ),
+        Ok(_) => tracing::warn!(client_id = client.id(), "refused to revoke another client's token"),
         Err(reason) => {
             tracing::debug!(client_id = client.id(), %reason, "revocation of an invalid token")
         }

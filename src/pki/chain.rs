@@ -36,10 +36,7 @@ pub enum ChainError {
 #[derive(Debug, thiserror::Error)]
 pub enum TrustStoreError {
     #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}: {reason}")]
     Certificate { path: String, reason: String },
 }
@@ -57,11 +54,10 @@ impl TrustStore {
             reason: e.to_string(),
         })?;
         for cert in certs {
-            self.add_der(&cert)
-                .map_err(|reason| TrustStoreError::Certificate {
-                    path: shown.clone(),
-                    reason,
-                })?;
+            self.add_der(&cert).map_err(|reason| TrustStoreError::Certificate {
+                path: shown.clone(),
+                reason,
+            })?;
         }
         Ok(())
     }
@@ -83,15 +79,9 @@ impl TrustStore {
     /// Validates the presented chain at time `now` (Unix seconds). With `ca_pins`, only paths
     /// through a CA (anchor or intermediate) whose key matches a pin are accepted; path building
     /// keeps trying other paths, so a same-named CA cannot shadow the pinned one.
-    pub fn verify(
-        &self,
-        cert: &ClientCertificate,
-        now: i64,
-        ca_pins: &[SpkiPin],
-    ) -> Result<(), ChainError> {
+    pub fn verify(&self, cert: &ClientCertificate, now: i64, ca_pins: &[SpkiPin]) -> Result<(), ChainError> {
         let chain = cert.chain();
-        let leaf = EndEntityCert::try_from(&chain[0])
-            .map_err(|e| ChainError::Invalid(format!("{e:?}")))?;
+        let leaf = EndEntityCert::try_from(&chain[0]).map_err(|e| ChainError::Invalid(format!("{e:?}")))?;
         let time = UnixTime::since_unix_epoch(Duration::from_secs(now.max(0) as u64));
         let pin_check = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
             if ca_pins.is_empty() {

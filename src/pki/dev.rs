@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use time::OffsetDateTime;
 
@@ -240,9 +240,7 @@ impl PkiLayout {
     pub fn issue_client(&self, name: &str, days: u32) -> Result<(PathBuf, PathBuf), DevPkiError> {
         let valid = !name.is_empty()
             && !name.starts_with('.')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
             return Err(DevPkiError::BadName(name.to_string()));
         }

@@ -126,12 +126,7 @@ impl DistinguishedName {
     /// RFC 4517 distinguishedNameMatch: same number of RDNs, each RDN the same set of
     /// attributes, each value equal under its matching rule.
     pub fn matches(&self, other: &Self) -> bool {
-        self.rdns.len() == other.rdns.len()
-            && self
-                .rdns
-                .iter()
-                .zip(&other.rdns)
-                .all(|(a, b)| rdn_matches(a, b))
+        self.rdns.len() == other.rdns.len() && self.rdns.iter().zip(&other.rdns).all(|(a, b)| rdn_matches(a, b))
     }
 }
 
@@ -216,10 +211,7 @@ fn parse_value(
                 if next.is_ascii_hexdigit() {
                     let low = chars.next().ok_or(DnParseError("bad hex escape"))?;
                     let pair: String = [next, low].iter().collect();
-                    bytes.push(
-                        u8::from_str_radix(&pair, 16)
-                            .map_err(|_| DnParseError("bad hex escape"))?,
-                    );
+                    bytes.push(u8::from_str_radix(&pair, 16).map_err(|_| DnParseError("bad hex escape"))?);
                 } else {
                     let mut buf = [0u8; 4];
                     bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
@@ -256,10 +248,7 @@ fn decode_string(tag: u32, data: &[u8]) -> Option<String> {
         20 => Some(data.iter().map(|&b| b as char).collect()),
         // BMPString: UTF-16BE
         30 if data.len() % 2 == 0 => {
-            let units: Vec<u16> = data
-                .chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
+            let units: Vec<u16> = data.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
             String::from_utf16(&units).ok()
         }
         _ => None,
@@ -269,10 +258,7 @@ fn decode_string(tag: u32, data: &[u8]) -> Option<String> {
 /// RFC 4518 string preparation for caseIgnoreMatch, reduced to what matters for names in
 /// certificates: insignificant space handling and case folding.
 fn prepare(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 /// Parses a single-byte-tag, definite-length DER TLV as `(tag, content)`.
@@ -286,9 +272,7 @@ fn parse_der_value(bytes: &[u8]) -> Option<(u32, Vec<u8>)> {
         if n == 0 || n > 2 || rest.len() < n {
             return None;
         }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
         (len, &rest[n..])
     };
     (rest.len() == len).then(|| ((tag & 0x1f) as u32, rest.to_vec()))
@@ -400,9 +384,7 @@ mod tests {
 
     #[test]
     fn malformed_names_are_errors() {
-        for bad in [
-            "", "CN", "FOO=bar", "CN=a\\", "CN=a;O=b", "CN=a\"b", "1.2.=x",
-        ] {
+        for bad in ["", "CN", "FOO=bar", "CN=a\\", "CN=a;O=b", "CN=a\"b", "1.2.=x"] {
             assert!(DistinguishedName::parse(bad).is_err(), "{bad:?}");
         }
     }

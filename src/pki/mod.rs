@@ -147,8 +147,7 @@ impl ClientCertificate {
             X509Certificate::from_der(extra).map_err(|_| CertError::Unparsable)?;
         }
         let leaf_der = chain[0].as_ref();
-        let (rest, leaf) =
-            X509Certificate::from_der(leaf_der).map_err(|_| CertError::Unparsable)?;
+        let (rest, leaf) = X509Certificate::from_der(leaf_der).map_err(|_| CertError::Unparsable)?;
         if !rest.is_empty() {
             return Err(CertError::Unparsable);
         }
@@ -299,10 +298,7 @@ bUlJSGQgjwD5vaUaKlLR50Q2DmFfQj1L+SY=
 
     #[test]
     fn garbage_chains_are_rejected() {
-        assert_eq!(
-            ClientCertificate::from_chain(vec![]).unwrap_err(),
-            CertError::Empty
-        );
+        assert_eq!(ClientCertificate::from_chain(vec![]).unwrap_err(), CertError::Empty);
         let garbage = CertificateDer::from(vec![0x30, 0x03, 0x01, 0x01, 0xff]);
         assert_eq!(
             ClientCertificate::from_chain(vec![garbage]).unwrap_err(),

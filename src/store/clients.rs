@@ -35,18 +35,8 @@ impl Store {
             .bind(kind)
             .bind(value)
             .bind(c.jwks.as_ref().map(|j| j.to_string()))
-            .bind(json(
-                &c.ca_pins
-                    .iter()
-                    .map(|p| p.to_base64url())
-                    .collect::<Vec<_>>(),
-            ))
-            .bind(json(
-                &c.cert_pins
-                    .iter()
-                    .map(|p| p.to_base64url())
-                    .collect::<Vec<_>>(),
-            ))
+            .bind(json(&c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>()))
+            .bind(json(&c.cert_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>()))
             .bind(json(&c.issuer_serial_pins))
             .bind(i64::from(c.can_introspect))
             .bind(c.created_at)
@@ -54,9 +44,7 @@ impl Store {
             .execute(&mut *tx)
             .await;
         match result {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("client {}", c.client_id)))
-            }
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(format!("client {}", c.client_id))),
             other => other?,
         };
         bump_revision(&mut tx, "clients").await?;
@@ -66,10 +54,7 @@ impl Store {
 
     pub async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(client_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&sql).bind(client_id).fetch_optional(self.pool()).await?;
         row.as_ref().map(client_from_row).transpose()
     }
 
@@ -79,19 +64,14 @@ impl Store {
         rows.iter().map(client_from_row).collect()
     }
 
-    pub async fn set_client_status(
-        &self,
-        client_id: &str,
-        status: ClientStatus,
-    ) -> Result<(), StoreError> {
+    pub async fn set_client_status(&self, client_id: &str, status: ClientStatus) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        let done =
-            sqlx::query("UPDATE clients SET status = $1, updated_at = $2 WHERE client_id = $3")
-                .bind(status.as_str())
-                .bind(crate::now())
-                .bind(client_id)
-                .execute(&mut *tx)
-                .await?;
+        let done = sqlx::query("UPDATE clients SET status = $1, updated_at = $2 WHERE client_id = $3")
+            .bind(status.as_str())
+            .bind(crate::now())
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("client {client_id}")));
         }
@@ -117,13 +97,8 @@ fn pins<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<Ve
 }
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
-    let subject = match (
-        opt_text(row, "subject_kind")?,
-        opt_text(row, "subject_value")?,
-    ) {
-        (Some(kind), Some(value)) => {
-            Some(SubjectMatcher::from_parts(&kind, &value).map_err(corrupt("subject"))?)
-        }
+    let subject = match (opt_text(row, "subject_kind")?, opt_text(row, "subject_value")?) {
+        (Some(kind), Some(value)) => Some(SubjectMatcher::from_parts(&kind, &value).map_err(corrupt("subject"))?),
         _ => None,
     };
     let words = |s: String| s.split_whitespace().map(String::from).collect::<Vec<_>>();
@@ -131,23 +106,15 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
         client_id: text(row, "client_id")?,
         name: text(row, "name")?,
         status: text(row, "status")?.parse().map_err(corrupt("status"))?,
-        auth_method: text(row, "auth_method")?
-            .parse()
-            .map_err(corrupt("auth_method"))?,
+        auth_method: text(row, "auth_method")?.parse().map_err(corrupt("auth_method"))?,
         grant_types: words(text(row, "grant_types")?),
         scopes: words(text(row, "scopes")?),
         redirect_uris: parse_json("redirect_uris", &text(row, "redirect_uris")?)?,
         bound_access_tokens: int(row, "bound_access_tokens")? != 0,
         subject,
-        jwks: opt_text(row, "jwks")?
-            .map(|j| parse_json("jwks", &j))
-            .transpose()?,
+        jwks: opt_text(row, "jwks")?.map(|j| parse_json("jwks", &j)).transpose()?,
         ca_pins: pins("ca_pins", &text(row, "ca_pins")?, SpkiPin::from_base64url)?,
-        cert_pins: pins(
-            "cert_pins",
-            &text(row, "cert_pins")?,
-            Thumbprint::from_base64url,
-        )?,
+        cert_pins: pins("cert_pins", &text(row, "cert_pins")?, Thumbprint::from_base64url)?,
         issuer_serial_pins: parse_json("issuer_serial_pins", &text(row, "issuer_serial_pins")?)?,
         can_introspect: int(row, "can_introspect")? != 0,
         created_at: int(row, "created_at")?,

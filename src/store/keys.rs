@@ -30,13 +30,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for kid in retire {
-            sqlx::query(
-                "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL",
-            )
-            .bind(key.created_at)
-            .bind(kid)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+                .bind(key.created_at)
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?;
         }
         bump_revision(&mut tx, "keys").await?;
         tx.commit().await?;
@@ -68,12 +66,10 @@ impl Store {
     /// Deletes keys retired before `before`: no live token can carry their `kid` any more.
     pub async fn purge_signing_keys(&self, before: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
-            "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() > 0 {
             bump_revision(&mut tx, "keys").await?;
         }

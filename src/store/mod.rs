@@ -1,6 +1,7 @@
 //! Persistence through sqlx: SQLite (the embedded default) or PostgreSQL, chosen by the
 //! database URL, with the same portable migrations for both.
 
+pub mod api_keys;
 pub mod clients;
 pub mod keys;
 pub mod revocations;
@@ -102,6 +103,8 @@ impl Store {
             match name.as_str() {
                 "clients" => revisions.clients = value,
                 "keys" => revisions.keys = value,
+                "api_keys" => revisions.api_keys = value,
+                "revocations" => revisions.revocations = value,
                 _ => {}
             }
         }
@@ -117,13 +120,12 @@ impl Store {
 pub struct Revisions {
     pub clients: i64,
     pub keys: i64,
+    pub api_keys: i64,
+    pub revocations: i64,
 }
 
 /// Bumps a change counter inside the writer's transaction.
-async fn bump_revision(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    name: &str,
-) -> Result<(), StoreError> {
+async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = $1")
         .bind(name)
         .execute(&mut **tx)

@@ -2,15 +2,11 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{bump_revision, Store, StoreError};
 
 impl Store {
-    pub async fn revoke_token(
-        &self,
-        jti: &str,
-        client_id: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn revoke_token(&self, jti: &str, client_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (jti) DO NOTHING",
@@ -18,8 +14,10 @@ impl Store {
         .bind(jti)
         .bind(client_id)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        bump_revision(&mut tx, "revocations").await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -29,6 +27,17 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// `(jti, expires_at)` of every revoked token that has not expired yet.
+    pub async fn live_revocations(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= $1")
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("jti")?, r.try_get::<i64, _>("expires_at")?)))
+            .collect()
     }
 
     /// Forgets revocations of tokens that have expired on their own.

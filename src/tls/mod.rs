@@ -6,6 +6,8 @@
 //! for `self_signed_tls_client_auth`), so the verifier here accepts any certificate and the OAuth
 //! layer judges it.
 
+pub mod client;
+pub mod forwarded;
 mod verifier;
 
 use std::future::Future;
@@ -27,6 +29,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::pki::ClientCertificate;
+use axum::response::IntoResponse;
+pub use forwarded::Forwarding;
 
 /// How long a peer may take to complete the TLS handshake or send request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,15 +65,8 @@ impl PeerCertificate {
 impl<S: Send + Sync> FromRequestParts<S> for PeerCertificate {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<PeerCertificate>()
-            .cloned()
-            .unwrap_or_default())
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<PeerCertificate>().cloned().unwrap_or_default())
     }
 }
 
@@ -90,8 +87,7 @@ pub fn server_config(
     key_path: &Path,
     request_client_cert: bool,
 ) -> Result<Arc<ServerConfig>, TlsSetupError> {
-    let read =
-        |p: &Path| std::fs::read(p).map_err(|e| TlsSetupError::Io(p.display().to_string(), e));
+    let read = |p: &Path| std::fs::read(p).map_err(|e| TlsSetupError::Io(p.display().to_string(), e));
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert_path)?)
         .collect::<Result<_, _>>()
         .ok()
@@ -100,8 +96,7 @@ pub fn server_config(
     let key = PrivateKeyDer::from_pem_slice(&read(key_path)?)
         .map_err(|_| TlsSetupError::Pem(key_path.display().to_string(), "private key"))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
+    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
     let builder = if request_client_cert {
         builder.with_client_cert_verifier(Arc::new(verifier::AnyClientCertificate::new(provider)))
     } else {
@@ -113,10 +108,12 @@ pub fn server_config(
 }
 
 /// Serves `app` over TLS until `shutdown` resolves, then stops accepting and lets open
-/// connections finish (up to a drain timeout).
+/// connections finish (up to a drain timeout). `forwarding` decides, per request, whether a
+/// certificate forwarded by a proxy stands for the connection's own.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
+    forwarding: Arc<Forwarding>,
     app: Router,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -138,6 +135,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let forwarding = forwarding.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -151,21 +149,29 @@ pub async fn serve(
                     return;
                 }
             };
-            let cert = PeerCertificate::from_chain(stream.get_ref().1.peer_certificates(), peer);
-            let service =
-                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(cert.clone());
-                    app.clone().oneshot(req.map(axum::body::Body::new))
-                });
+            let native = PeerCertificate::from_chain(stream.get_ref().1.peer_certificates(), peer);
+            let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                let cert = forwarding.resolve(peer.ip(), &native, req.headers());
+                async move {
+                    match cert {
+                        Ok(cert) => {
+                            req.extensions_mut().insert(cert);
+                            app.oneshot(req.map(axum::body::Body::new)).await
+                        }
+                        Err(e) => {
+                            tracing::warn!(%peer, error = %e, "refused a forwarded client certificate");
+                            Ok(crate::oauth::OAuthError::ForwardedCertificate(e).into_response())
+                        }
+                    }
+                }
+            });
             let mut builder = Builder::new(TokioExecutor::new());
             builder
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HANDSHAKE_TIMEOUT);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_concurrent_streams(128);
+            builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -173,10 +179,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the drain timeout; closing them");
     }
 }

@@ -24,8 +24,7 @@ pub enum Db {
 
 /// Admin URL for creating per-test PostgreSQL databases.
 fn pg_admin_url() -> String {
-    std::env::var("CERTBOUND_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("CERTBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// Runs each named async test fn (taking a `Db`) once on SQLite and once on PostgreSQL.
@@ -47,9 +46,7 @@ macro_rules! on_both_databases {
 pub async fn create_pg_database() -> (String, String) {
     let name = format!(
         "certbound_t_{}",
-        certbound::jose::random_id()
-            .to_lowercase()
-            .replace(['-', '_'], "")
+        certbound::jose::random_id().to_lowercase().replace(['-', '_'], "")
     );
     let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
         .await
@@ -92,16 +89,11 @@ impl TestEnv {
         let pki = PkiLayout::new(dir.path().join("certbound-data/pki"));
         pki.init().unwrap();
         let (database_url, pg_database) = match db {
-            Db::Sqlite => (
-                format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
-                None,
-            ),
+            Db::Sqlite => (format!("sqlite://{}/test.db?mode=rwc", dir.path().display()), None),
             Db::Postgres => {
                 let name = format!(
                     "certbound_t_{}",
-                    certbound::jose::random_id()
-                        .to_lowercase()
-                        .replace(['-', '_'], "")
+                    certbound::jose::random_id().to_lowercase().replace(['-', '_'], "")
                 );
                 let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
                     .await
@@ -124,9 +116,7 @@ impl TestEnv {
         };
         configure(&mut file);
         let settings = Settings::resolve(file, |_| None).unwrap();
-        let server = certbound::server::start(settings)
-            .await
-            .expect("server starts");
+        let server = certbound::server::start(settings).await.expect("server starts");
         let store = Store::connect(&database_url).await.unwrap();
         let ca = pki.authority().unwrap();
         Self {
@@ -163,11 +153,7 @@ impl TestEnv {
 
     /// An HTTPS client trusting the dev CA, presenting `identity` if given.
     pub fn http(&self, identity: Option<&IssuedCert>) -> reqwest::Client {
-        http_client(
-            &self.pki,
-            self.addr(),
-            identity.map(|i| (chain_of(i), key_of(i))),
-        )
+        http_client(&self.pki, self.addr(), identity.map(|i| (chain_of(i), key_of(i))))
     }
 
     /// Registers a `tls_client_auth` client whose certificate subject must be `CN=name`.
@@ -182,16 +168,8 @@ impl TestEnv {
     }
 
     /// Requests a client_credentials token; returns status and JSON body.
-    pub async fn token(
-        &self,
-        http: &reqwest::Client,
-        client_id: &str,
-        extra: &[(&str, &str)],
-    ) -> (u16, Value) {
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-        ];
+    pub async fn token(&self, http: &reqwest::Client, client_id: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id)];
         form.extend_from_slice(extra);
         post_form(http, &self.url("/token"), &form).await
     }
@@ -247,12 +225,10 @@ pub fn http_client(
     addr: SocketAddr,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> reqwest::Client {
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots(pki));
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots(pki));
     let config = match identity {
         Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
         None => builder.with_no_client_auth(),
@@ -273,12 +249,7 @@ pub fn roots(pki: &PkiLayout) -> rustls::RootCertStore {
 }
 
 pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = http
-        .post(url)
-        .form(form)
-        .send()
-        .await
-        .expect("request completes");
+    let response = http.post(url).form(form).send().await.expect("request completes");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -288,12 +259,7 @@ pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)])
 pub fn jwt_payload(token: &str) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 /// `x5t#S256` of a certificate, computed here independently of certbound's code.
@@ -313,24 +279,17 @@ pub fn assert_invalid_client(status: u16, body: &Value) {
 /// end of the first response or the connection.
 pub async fn raw_request(env: &TestEnv, identity: Option<&IssuedCert>, request: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots(&env.pki));
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots(&env.pki));
     let config = match identity {
-        Some(i) => builder
-            .with_client_auth_cert(chain_of(i), key_of(i))
-            .unwrap(),
+        Some(i) => builder.with_client_auth_cert(chain_of(i), key_of(i)).unwrap(),
         None => builder.with_no_client_auth(),
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(env.addr()).await.unwrap();
-    let mut tls = connector
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut tls = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
     tls.write_all(request).await.unwrap();
     let mut buf = vec![0u8; 64 * 1024];
     let mut got = Vec::new();

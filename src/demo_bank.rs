@@ -1,0 +1,123 @@
+//! A demo Open Banking-style read API over seed data, protected the way banks protect theirs:
+//! the TPP's certificate on the connection, an access token bound to it with the right scope,
+//! and the client's API key (`certbound serve --demo-bank`, under `/bank/v1/`).
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::rs::{Authenticated, Guard, Policy};
+
+/// Where the API is mounted; tokens for it may name this as their `resource`.
+pub const PATH: &str = "/bank/v1";
+
+pub fn router(guard: &Guard) -> Router {
+    let accounts = Router::new()
+        .route("/accounts", get(accounts))
+        .route("/accounts/{id}/balances", get(balances))
+        .route("/accounts/{id}/transactions", get(transactions))
+        .layer(guard.require(Policy::scopes(&["accounts"]).with_api_key()));
+    let payments = Router::new()
+        .route("/payments", get(payments))
+        .layer(guard.require(Policy::scopes(&["payments"]).with_api_key()));
+    Router::new().nest(PATH, accounts.merge(payments))
+}
+
+struct Account {
+    id: &'static str,
+    nickname: &'static str,
+    currency: &'static str,
+    iban: &'static str,
+    balance: &'static str,
+}
+
+const ACCOUNTS: &[Account] = &[
+    Account {
+        id: "22289",
+        nickname: "Bills",
+        currency: "GBP",
+        iban: "GB29NWBK60161331926819",
+        balance: "1230.00",
+    },
+    Account {
+        id: "31820",
+        nickname: "Household",
+        currency: "EUR",
+        iban: "DE89370400440532013000",
+        balance: "57.36",
+    },
+];
+
+/// A 404 in the Open Banking error shape.
+struct NotFound;
+
+impl IntoResponse for NotFound {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"Code": "NotFound", "Message": "no such account"})),
+        )
+            .into_response()
+    }
+}
+
+fn find(id: &str) -> Result<&'static Account, NotFound> {
+    ACCOUNTS.iter().find(|a| a.id == id).ok_or(NotFound)
+}
+
+fn envelope(data: Value, who: &Authenticated) -> Json<Value> {
+    Json(json!({
+        "Data": data,
+        "Meta": { "TotalPages": 1, "ClientId": &*who.client_id },
+    }))
+}
+
+async fn accounts(who: Authenticated) -> Json<Value> {
+    let list: Vec<Value> = ACCOUNTS
+        .iter()
+        .map(|a| {
+            json!({
+                "AccountId": a.id, "Currency": a.currency, "Nickname": a.nickname,
+                "AccountType": "Personal", "AccountSubType": "CurrentAccount",
+                "Account": [{ "SchemeName": "UK.OBIE.IBAN", "Identification": a.iban }],
+            })
+        })
+        .collect();
+    envelope(json!({ "Account": list }), &who)
+}
+
+async fn balances(who: Authenticated, Path(id): Path<String>) -> Result<Json<Value>, NotFound> {
+    let a = find(&id)?;
+    Ok(envelope(
+        json!({ "Balance": [{
+            "AccountId": a.id, "CreditDebitIndicator": "Credit", "Type": "InterimAvailable",
+            "DateTime": "2026-11-01T09:00:00+00:00", "Amount": { "Amount": a.balance, "Currency": a.currency },
+        }]}),
+        &who,
+    ))
+}
+
+async fn transactions(who: Authenticated, Path(id): Path<String>) -> Result<Json<Value>, NotFound> {
+    let a = find(&id)?;
+    let list: Vec<Value> = [
+        ("T1", "Debit", "12.50", "Coffee Roasters"),
+        ("T2", "Credit", "2000.00", "Salary"),
+    ]
+    .iter()
+    .map(|(tid, direction, amount, info)| {
+        json!({
+            "AccountId": a.id, "TransactionId": tid, "CreditDebitIndicator": direction,
+            "Status": "Booked", "BookingDateTime": "2026-10-30T10:00:00+00:00",
+            "Amount": { "Amount": amount, "Currency": a.currency }, "TransactionInformation": info,
+        })
+    })
+    .collect();
+    Ok(envelope(json!({ "Transaction": list }), &who))
+}
+
+async fn payments(who: Authenticated) -> Json<Value> {
+    envelope(json!({ "DomesticPayment": [] }), &who)
+}

@@ -1,0 +1,226 @@
+//! API keys: issued per client, shown once, stored as a SHA-256 hash of their secret part with
+//! a short public lookup id, optionally bound to certificate thumbprints so that a stolen key is
+//! useless without the TPP's private key.
+//!
+//! Format: `cbk_<16 hex id>_<43 base64url secret>`. The secret has 256 bits of entropy, so a
+//! single SHA-256 is as strong as a slow password hash here and keeps verification cheap.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::pki::Thumbprint;
+use crate::store::api_keys::ApiKeyRow;
+use crate::store::{Store, StoreError};
+
+/// The request header carrying the key.
+pub const HEADER: &str = "x-api-key";
+const PREFIX: &str = "cbk_";
+
+/// A freshly issued key: `key` is shown once and never stored.
+pub struct IssuedApiKey {
+    pub key: String,
+    pub row: ApiKeyRow,
+}
+
+/// Makes a new key for `client_id`.
+pub fn issue(client_id: &str, cert_thumbprints: &[Thumbprint]) -> IssuedApiKey {
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut id).expect("system RNG");
+    aws_lc_rs::rand::fill(&mut secret).expect("system RNG");
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = URL_SAFE_NO_PAD.encode(secret);
+    IssuedApiKey {
+        key: format!("{PREFIX}{id}_{secret}"),
+        row: ApiKeyRow {
+            id,
+            client_id: client_id.to_string(),
+            secret_hash: URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes())),
+            cert_thumbprints: cert_thumbprints.iter().map(|t| t.to_base64url()).collect(),
+            created_at: crate::now(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        },
+    }
+}
+
+/// Splits a presented key into its id and secret.
+fn parse(presented: &str) -> Option<(&str, &str)> {
+    let rest = presented.strip_prefix(PREFIX)?;
+    let (id, secret) = (rest.get(..16)?, rest.get(16..)?.strip_prefix('_')?);
+    (id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 43).then_some((id, secret))
+}
+
+/// Why a key was refused; logged, never returned.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiKeyFailure {
+    #[error("malformed key")]
+    Malformed,
+    #[error("unknown key")]
+    Unknown,
+    #[error("wrong secret")]
+    WrongSecret,
+    #[error("key revoked")]
+    Revoked,
+    #[error("key expired")]
+    Expired,
+    #[error("key belongs to another client")]
+    OtherClient,
+    #[error("key is bound to other certificates")]
+    WrongCertificate,
+}
+
+struct CachedKey {
+    row: ApiKeyRow,
+    hash: [u8; 32],
+    thumbprints: Vec<Thumbprint>,
+    /// Last use seen in memory (0: none yet); flushed to the store in the background.
+    last_used: AtomicI64,
+    flushed: AtomicI64,
+}
+
+/// Every API key, in memory: verification reads no database.
+pub struct ApiKeys {
+    store: Store,
+    keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+}
+
+impl ApiKeys {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            keys: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Reloads every key from the store, keeping last-use times not yet flushed.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let rows = self.store.list_api_keys(None).await?;
+        let old = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut keys = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let Some(hash) = URL_SAFE_NO_PAD
+                .decode(&row.secret_hash)
+                .ok()
+                .and_then(|h| <[u8; 32]>::try_from(h).ok())
+            else {
+                tracing::error!(id = %row.id, "stored API key hash is corrupt; ignoring the key");
+                continue;
+            };
+            let thumbprints = row
+                .cert_thumbprints
+                .iter()
+                .filter_map(|t| Thumbprint::from_base64url(t))
+                .collect();
+            let seen = old.get(&row.id).map_or(0, |k| k.last_used.load(Ordering::Relaxed));
+            let flushed = old.get(&row.id).map_or(0, |k| k.flushed.load(Ordering::Relaxed));
+            let key = CachedKey {
+                last_used: AtomicI64::new(seen.max(row.last_used_at.unwrap_or(0))),
+                flushed: AtomicI64::new(flushed.max(row.last_used_at.unwrap_or(0))),
+                hash,
+                thumbprints,
+                row,
+            };
+            keys.insert(key.row.id.clone(), Arc::new(key));
+        }
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+        Ok(())
+    }
+
+    /// Checks a presented key for `client_id` over a connection with certificate `cert`.
+    pub fn verify(
+        &self,
+        presented: &str,
+        client_id: &str,
+        cert: Option<&Thumbprint>,
+        now: i64,
+    ) -> Result<(), ApiKeyFailure> {
+        let (id, secret) = parse(presented).ok_or(ApiKeyFailure::Malformed)?;
+        let key = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or(ApiKeyFailure::Unknown)?;
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        if !bool::from(digest.ct_eq(&key.hash)) {
+            return Err(ApiKeyFailure::WrongSecret);
+        }
+        if key.row.revoked_at.is_some() {
+            return Err(ApiKeyFailure::Revoked);
+        }
+        if key.row.expires_at.is_some_and(|at| now >= at) {
+            return Err(ApiKeyFailure::Expired);
+        }
+        if key.row.client_id != client_id {
+            return Err(ApiKeyFailure::OtherClient);
+        }
+        if !key.thumbprints.is_empty() && !cert.is_some_and(|c| key.thumbprints.iter().fold(false, |f, t| f | (t == c)))
+        {
+            return Err(ApiKeyFailure::WrongCertificate);
+        }
+        key.last_used.fetch_max(now, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes last-use times that changed since the previous flush.
+    pub async fn flush_last_used(&self) -> Result<(), StoreError> {
+        let keys: Vec<Arc<CachedKey>> = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let changed: Vec<(Arc<CachedKey>, i64)> = keys
+            .into_iter()
+            .filter_map(|k| {
+                let used = k.last_used.load(Ordering::Relaxed);
+                (used > k.flushed.load(Ordering::Relaxed)).then_some((k, used))
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let uses: Vec<(String, i64)> = changed.iter().map(|(k, at)| (k.row.id.clone(), *at)).collect();
+        self.store.record_api_key_use(&uses).await?;
+        for (key, at) in changed {
+            key.flushed.fetch_max(at, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_keys_parse_and_hash() {
+        let issued = issue("c1", &[]);
+        let (id, secret) = parse(&issued.key).unwrap();
+        assert_eq!(id, issued.row.id);
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes())),
+            issued.row.secret_hash
+        );
+        assert!(!issued.row.secret_hash.contains(secret), "the secret is not stored");
+        for bad in [
+            "",
+            "cbk_",
+            "cbk_0123456789abcdef",
+            "xyz_0123456789abcdef_aaaa",
+            &issued.key[..issued.key.len() - 1],
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
+    }
+}
