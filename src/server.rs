@@ -260,7 +260,7 @@ async fn keep_in_step(
                 Err(e) => tracing::warn!(error = %e, "reloading revocations failed"),
             }
         }
-        if last_flush.elapsed() > Duration::from_secs(10) {
+        if last_flush.elapsed() > settings.reload_interval * 10 {
             if let Err(e) = state.api_keys.flush_last_used().await {
                 tracing::warn!(error = %e, "recording API key use failed");
             }
