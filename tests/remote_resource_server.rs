@@ -1,0 +1,160 @@
+//! A resource server in its own process space (its own TLS listener and `Guard::remote`),
+//! verifying tokens against the AS's JWKS and polling its revocation list.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
+use certbound::pki::dev::CertSpec;
+use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
+use certbound::rs::{Authenticated, Guard, Policy};
+use certbound::tls::Forwarding;
+use common::{Db, TestEnv};
+use serde_json::json;
+
+on_both_databases!(remote_guard_follows_the_authorization_server);
+
+async fn remote_guard_follows_the_authorization_server(db: Db) {
+    let env = TestEnv::start(db).await;
+    env.register_pki_client("tpp1", "tpp1", "accounts").await;
+    let mut rs_client = common::pki_client(
+        "rs",
+        certbound::client::SubjectMatcher::SanDns("rs.bank.example".into()),
+        "",
+    );
+    rs_client.can_introspect = true;
+    env.store.insert_client(&rs_client).await.unwrap();
+    let rs_cert = env
+        .ca
+        .issue(&CertSpec {
+            sans: vec![rcgen::SanType::DnsName("rs.bank.example".try_into().unwrap())],
+            ..CertSpec::client("rs", 30)
+        })
+        .unwrap();
+
+    let authority = RemoteAuthority::connect(RemoteConfig {
+        issuer: env.issuer(),
+        jwks_uri: env.url("/jwks"),
+        ca_pem: std::fs::read(env.pki.ca_cert()).unwrap(),
+        identity: Some((
+            rs_cert.cert_pem.clone().into_bytes(),
+            rs_cert.key_pem.clone().into_bytes(),
+        )),
+        client_id: Some("rs".into()),
+        revocations_uri: Some(env.url("/revocations")),
+        revocation_poll: Duration::from_millis(200),
+        min_jwks_refresh: Duration::from_secs(1),
+    })
+    .await
+    .expect("JWKS fetched");
+    let guard = Guard::remote(authority.clone(), vec![env.issuer()], None);
+    let app = Router::new()
+        .route(
+            "/data",
+            get(|who: Authenticated| async move { who.client_id.to_string() }),
+        )
+        .layer(guard.require(Policy::scopes(&["accounts"])));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rs_addr = listener.local_addr().unwrap();
+    let tls = certbound::tls::server_config(&env.pki.server_cert(), &env.pki.server_key(), true).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(certbound::tls::serve(
+        listener,
+        tls,
+        Arc::new(Forwarding::default()),
+        app,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let cert = env.issue("tpp1");
+    let as_http = env.http(Some(&cert));
+    let rs_http = common::http_client(
+        &env.pki,
+        rs_addr,
+        Some((common::chain_of(&cert), common::key_of(&cert))),
+    );
+    let rs_url = format!("https://localhost:{}/data", rs_addr.port());
+    let token = |body: serde_json::Value| body["access_token"].as_str().unwrap().to_string();
+    let first = token(env.token(&as_http, "tpp1", &[]).await.1);
+
+    let status = |t: String| {
+        let rs_http = rs_http.clone();
+        let rs_url = rs_url.clone();
+        async move {
+            rs_http
+                .get(&rs_url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(first.clone()).await, 200);
+
+    // Revoked at the AS: refused once the poll has run.
+    let (code, _) = common::post_form(
+        &as_http,
+        &env.url("/revoke"),
+        &[("client_id", "tpp1"), ("token", &first)],
+    )
+    .await;
+    assert_eq!(code, 200);
+    let mut refused = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if status(first.clone()).await == 401 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "revocation reached the remote resource server");
+
+    // A flood of unknown kids costs at most one JWKS fetch per refresh interval.
+    let fetches_before = authority.jwks_fetches();
+    let second = token(env.token(&as_http, "tpp1", &[]).await.1);
+    let payload = second.split('.').nth(1).unwrap().to_string();
+    for i in 0..50 {
+        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": format!("made-up-{i}")});
+        let forged = format!(
+            "{}.{payload}.AAAA",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string())
+        );
+        assert_eq!(status(forged).await, 401);
+    }
+    assert!(
+        authority.jwks_fetches() - fetches_before <= 1,
+        "{} fetches",
+        authority.jwks_fetches() - fetches_before
+    );
+
+    // After a rotation at the AS, a token with the new kid triggers one refresh and verifies.
+    let kek = KeyEncryptionKey::load(&certbound::config::KekSource::File(
+        env.dir.path().join("certbound-data/kek"),
+    ))
+    .unwrap();
+    let new_kid = keys::rotate(&env.store, &kek, SigningAlg::Es256).await.unwrap();
+    let mut rotated = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        rotated = token(env.token(&as_http, "tpp1", &[]).await.1);
+        if jsonwebtoken::decode_header(&rotated).unwrap().kid.as_deref() == Some(new_kid.as_str()) {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(status(rotated).await, 200, "new kid fetched");
+    assert_eq!(status(second).await, 200, "old key still published");
+
+    let _ = stop.send(());
+    served.await.unwrap();
+    env.finish().await;
+}
