@@ -84,6 +84,11 @@ impl TestEnv {
 
     /// Starts a server; `configure` may adjust the file-level config before it is resolved.
     pub async fn start_with(db: Db, configure: impl FnOnce(&mut FileConfig)) -> Self {
+        Self::start_with_ca(db, |f, _| configure(f)).await
+    }
+
+    /// Like `start_with`, with the dev CA at hand to issue certificates the config names.
+    pub async fn start_with_ca(db: Db, configure: impl FnOnce(&mut FileConfig, &Authority)) -> Self {
         certbound::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let pki = PkiLayout::new(dir.path().join("certbound-data/pki"));
@@ -114,11 +119,11 @@ impl TestEnv {
             reload_interval_ms: Some(100),
             ..FileConfig::default()
         };
-        configure(&mut file);
+        let ca = pki.authority().unwrap();
+        configure(&mut file, &ca);
         let settings = Settings::resolve(file, |_| None).unwrap();
         let server = certbound::server::start(settings).await.expect("server starts");
         let store = Store::connect(&database_url).await.unwrap();
-        let ca = pki.authority().unwrap();
         Self {
             dir,
             pki,
