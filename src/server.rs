@@ -202,22 +202,23 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// Polls the store's change counters: clears the client cache when clients change, reloads
-/// keys when they change (and every minute, so retired keys leave the JWKS on time), and purges
-/// expired revocations.
+/// Polls the store's change counters and brings each in-memory copy up to date: the client
+/// cache is cleared, and keys, API keys and revocations reloaded, when theirs changes. A reload
+/// that fails is retried on the next tick. Keys and revocations are also reloaded every minute,
+/// so retired keys and expired revocations age out; API key use is flushed every ten ticks.
 async fn keep_in_step(
     state: AppState,
     kek: KeyEncryptionKey,
     settings: Settings,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    const PERIODIC: Duration = Duration::from_secs(60);
     tokio::pin!(stop);
     let ttl = settings.access_token_ttl as i64;
     let mut seen = state.store.revisions().await.unwrap_or_default();
     let mut tick = tokio::time::interval(settings.reload_interval);
-    let mut last_key_load = tokio::time::Instant::now();
-    let mut last_purge = tokio::time::Instant::now();
-    let mut last_flush = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
+    let (mut keys_loaded, mut revocations_loaded, mut flushed, mut purged) = (started, started, started, started);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -235,42 +236,48 @@ async fn keep_in_step(
         };
         if now.clients != seen.clients {
             state.clients.clear();
+            seen.clients = now.clients;
             tracing::info!("clients changed; cache cleared");
         }
-        if now.keys != seen.keys || last_key_load.elapsed() > Duration::from_secs(60) {
+        if now.keys != seen.keys || keys_loaded.elapsed() > PERIODIC {
             match keys::load_ring(&state.store, &kek, settings.signing_alg, ttl).await {
                 Ok(ring) => {
                     if now.keys != seen.keys {
                         tracing::info!(kid = ring.signing_key().kid(), "signing keys reloaded");
                     }
                     state.replace_keys(ring);
+                    seen.keys = now.keys;
+                    keys_loaded = tokio::time::Instant::now();
                 }
                 Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
             }
-            last_key_load = tokio::time::Instant::now();
         }
         if now.api_keys != seen.api_keys {
-            if let Err(e) = state.api_keys.reload().await {
-                tracing::warn!(error = %e, "reloading API keys failed");
+            match state.api_keys.reload().await {
+                Ok(()) => seen.api_keys = now.api_keys,
+                Err(e) => tracing::warn!(error = %e, "reloading API keys failed"),
             }
         }
-        if now.revocations != seen.revocations || last_key_load.elapsed() > Duration::from_secs(60) {
+        if now.revocations != seen.revocations || revocations_loaded.elapsed() > PERIODIC {
             match state.store.live_revocations(crate::now()).await {
-                Ok(list) => state.revocations.replace(list.into_iter().map(|(jti, _)| jti)),
+                Ok(list) => {
+                    state.revocations.replace(list.into_iter().map(|(jti, _)| jti));
+                    seen.revocations = now.revocations;
+                    revocations_loaded = tokio::time::Instant::now();
+                }
                 Err(e) => tracing::warn!(error = %e, "reloading revocations failed"),
             }
         }
-        if last_flush.elapsed() > settings.reload_interval * 10 {
+        if flushed.elapsed() > settings.reload_interval * 10 {
             if let Err(e) = state.api_keys.flush_last_used().await {
                 tracing::warn!(error = %e, "recording API key use failed");
             }
-            last_flush = tokio::time::Instant::now();
+            flushed = tokio::time::Instant::now();
         }
-        if last_purge.elapsed() > Duration::from_secs(3600) {
+        if purged.elapsed() > Duration::from_secs(3600) {
             let _ = state.store.purge_expired_revocations(crate::now()).await;
-            last_purge = tokio::time::Instant::now();
+            purged = tokio::time::Instant::now();
         }
-        seen = now;
     }
 }
 

@@ -94,7 +94,10 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     }
 
     let mut serve = certbound(dir.path(), &env);
-    serve.arg("serve").stdout(Stdio::piped()).stderr(Stdio::inherit());
+    serve
+        .args(["serve", "--demo-bank"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     let mut server = Serve {
         child: serve.spawn().unwrap(),
     };
@@ -147,11 +150,39 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     assert_eq!(claims["scope"], "accounts");
 
     // The README's Python block.
-    let python = readme_block("python", "requests").replace("8443", &port.to_string());
+    let python = readme_block("python", "response.json()").replace("8443", &port.to_string());
     let mut py = Command::new("python3");
     py.args(["-c", &python]).current_dir(dir.path());
     let token = run(py);
     assert_eq!(common::jwt_payload(token.trim())["cnf"]["x5t#S256"], thumbprint);
+
+    // The demo bank blocks: the three factors open it; the same token over tpp2's certificate is 401.
+    let demo = readme_block("sh", "bank/v1/accounts").replace("8443", &port.to_string());
+    let mut sh = Command::new("bash");
+    sh.args(["-euo", "pipefail", "-c", &demo])
+        .current_dir(dir.path())
+        .env("PATH", &path)
+        .env("CERTBOUND_LOG", "warn");
+    for (k, v) in &env {
+        sh.env(k, v);
+    }
+    let output = run(sh);
+    let accounts = last_json_line(&output);
+    let refused = output.trim_end().lines().last().unwrap();
+    assert_eq!(accounts["Data"]["Account"][0]["AccountId"], "22289", "{output}");
+    assert_eq!(refused.trim(), "401", "{output}");
+    let api_key: Value = serde_json::from_str(&run({
+        let mut c = certbound(dir.path(), &env);
+        c.args(["apikey", "create", "--client", "tpp1", "--json"]);
+        c
+    }))
+    .unwrap();
+    let python = readme_block("python", "bank/v1/accounts").replace("8443", &port.to_string());
+    let mut py = Command::new("python3");
+    py.args(["-c", &python])
+        .current_dir(dir.path())
+        .env("API_KEY", api_key["api_key"].as_str().unwrap());
+    assert!(run(py).contains("22289"));
 
     // The CLI acts on the same database as the running server.
     let shown: Value = serde_json::from_str(&run({

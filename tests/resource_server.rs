@@ -56,7 +56,12 @@ async fn api_key(env: &TestEnv, client: &str, bound_to: &[Thumbprint]) -> String
 /// Waits until the running server's key cache (reloaded by its change poller) satisfies `seen`.
 async fn server_sees_key(env: &TestEnv, key: &str, seen: impl Fn(Result<(), ApiKeyFailure>) -> bool) {
     for _ in 0..100 {
-        let result = env.server().state.api_keys.verify(key, "-", None, certbound::now());
+        let result = env
+            .server()
+            .state
+            .api_keys
+            .verify(key, "-", None, certbound::now())
+            .await;
         if seen(result) {
             return;
         }
@@ -364,15 +369,8 @@ async fn api_keys_must_belong_to_the_token_and_certificate(db: Db) {
     let bound_here = api_key(&env, "tpp1", &[thumbprint]).await;
     let bound_elsewhere = api_key(&env, "tpp1", &[Thumbprint::of_der(b"some other certificate")]).await;
     let revoked = api_key(&env, "tpp1", &[]).await;
-    let revoked_id = env
-        .store
-        .list_api_keys(Some("tpp1"))
-        .await
-        .unwrap()
-        .last()
-        .unwrap()
-        .id
-        .clone();
+    // The id is the key's public prefix: cbk_<16 hex>_<secret>.
+    let revoked_id = revoked[4..20].to_string();
     env.store.revoke_api_key(&revoked_id).await.unwrap();
     server_sees_key(&env, &revoked, |r| r == Err(ApiKeyFailure::Revoked)).await;
 

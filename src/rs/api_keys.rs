@@ -5,7 +5,7 @@
 //! Format: `cbk_<16 hex id>_<43 base64url secret>`. The secret has 256 bits of entropy, so a
 //! single SHA-256 is as strong as a slow password hash here and keeps verification cheap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -86,10 +86,16 @@ struct CachedKey {
     flushed: AtomicI64,
 }
 
-/// Every API key, in memory: verification reads no database.
+/// Bound on remembered unknown key ids.
+const UNKNOWN_ENTRIES: usize = 10_000;
+
+/// Every API key, in memory: verifying a known key reads no database. A key id not in memory is
+/// looked up once (a key created a moment ago works at once) and remembered if unknown, so a
+/// flood of made-up keys cannot turn into database reads.
 pub struct ApiKeys {
     store: Store,
     keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+    unknown: RwLock<HashSet<String>>,
 }
 
 impl ApiKeys {
@@ -97,6 +103,65 @@ impl ApiKeys {
         Self {
             store,
             keys: RwLock::new(HashMap::new()),
+            unknown: RwLock::new(HashSet::new()),
+        }
+    }
+
+    fn cached(row: ApiKeyRow, previous: Option<&CachedKey>) -> Option<CachedKey> {
+        let Some(hash) = URL_SAFE_NO_PAD
+            .decode(&row.secret_hash)
+            .ok()
+            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        else {
+            tracing::error!(id = %row.id, "stored API key hash is corrupt; ignoring the key");
+            return None;
+        };
+        let thumbprints = row
+            .cert_thumbprints
+            .iter()
+            .filter_map(|t| Thumbprint::from_base64url(t))
+            .collect();
+        let stored = row.last_used_at.unwrap_or(0);
+        let seen = previous.map_or(0, |k| k.last_used.load(Ordering::Relaxed));
+        let flushed = previous.map_or(0, |k| k.flushed.load(Ordering::Relaxed));
+        Some(CachedKey {
+            last_used: AtomicI64::new(seen.max(stored)),
+            flushed: AtomicI64::new(flushed.max(stored)),
+            hash,
+            thumbprints,
+            row,
+        })
+    }
+
+    /// The key with this id: from memory, else (once) from the store.
+    async fn find(&self, id: &str) -> Result<Arc<CachedKey>, ApiKeyFailure> {
+        if let Some(key) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+            return Ok(key.clone());
+        }
+        if self.unknown.read().unwrap_or_else(|e| e.into_inner()).contains(id) {
+            return Err(ApiKeyFailure::Unknown);
+        }
+        let row = self.store.get_api_key(id).await.map_err(|e| {
+            tracing::error!(error = %e, "looking up an API key failed");
+            ApiKeyFailure::Unknown
+        })?;
+        match row.and_then(|row| Self::cached(row, None)) {
+            Some(key) => {
+                let key = Arc::new(key);
+                self.keys
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.to_string(), key.clone());
+                Ok(key)
+            }
+            None => {
+                let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
+                if unknown.len() >= UNKNOWN_ENTRIES {
+                    unknown.clear();
+                }
+                unknown.insert(id.to_string());
+                Err(ApiKeyFailure::Unknown)
+            }
         }
     }
 
@@ -104,38 +169,20 @@ impl ApiKeys {
     pub async fn reload(&self) -> Result<(), StoreError> {
         let rows = self.store.list_api_keys(None).await?;
         let old = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut keys = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let Some(hash) = URL_SAFE_NO_PAD
-                .decode(&row.secret_hash)
-                .ok()
-                .and_then(|h| <[u8; 32]>::try_from(h).ok())
-            else {
-                tracing::error!(id = %row.id, "stored API key hash is corrupt; ignoring the key");
-                continue;
-            };
-            let thumbprints = row
-                .cert_thumbprints
-                .iter()
-                .filter_map(|t| Thumbprint::from_base64url(t))
-                .collect();
-            let seen = old.get(&row.id).map_or(0, |k| k.last_used.load(Ordering::Relaxed));
-            let flushed = old.get(&row.id).map_or(0, |k| k.flushed.load(Ordering::Relaxed));
-            let key = CachedKey {
-                last_used: AtomicI64::new(seen.max(row.last_used_at.unwrap_or(0))),
-                flushed: AtomicI64::new(flushed.max(row.last_used_at.unwrap_or(0))),
-                hash,
-                thumbprints,
-                row,
-            };
-            keys.insert(key.row.id.clone(), Arc::new(key));
-        }
+        let keys = rows
+            .into_iter()
+            .filter_map(|row| {
+                let previous = old.get(&row.id).map(|k| k.as_ref());
+                Self::cached(row, previous).map(|k| (k.row.id.clone(), Arc::new(k)))
+            })
+            .collect();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+        self.unknown.write().unwrap_or_else(|e| e.into_inner()).clear();
         Ok(())
     }
 
     /// Checks a presented key for `client_id` over a connection with certificate `cert`.
-    pub fn verify(
+    pub async fn verify(
         &self,
         presented: &str,
         client_id: &str,
@@ -143,13 +190,7 @@ impl ApiKeys {
         now: i64,
     ) -> Result<(), ApiKeyFailure> {
         let (id, secret) = parse(presented).ok_or(ApiKeyFailure::Malformed)?;
-        let key = self
-            .keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or(ApiKeyFailure::Unknown)?;
+        let key = self.find(id).await?;
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if !bool::from(digest.ct_eq(&key.hash)) {
             return Err(ApiKeyFailure::WrongSecret);

@@ -261,7 +261,7 @@ impl Guard {
                 .api_keys
                 .as_deref()
                 .ok_or(RsError::Internal("no API key store".into()))?;
-            check_api_key(api_keys, headers, &verified, cert, now)?;
+            check_api_key(api_keys, headers, &verified, cert, now).await?;
         }
         Ok(Authenticated {
             client_id: verified.client_id.clone(),
@@ -416,7 +416,7 @@ fn check_scopes(policy: &Policy, token: &Verified) -> Result<(), RsError> {
 
 /// The `x-api-key` must be a live key of the token's client, and, if the key is bound to
 /// certificates, presented over one of them. Every failure reads the same to the caller.
-fn check_api_key(
+async fn check_api_key(
     keys: &ApiKeys,
     headers: &HeaderMap,
     token: &Verified,
@@ -430,6 +430,7 @@ fn check_api_key(
     };
     let presented = value.to_str().map_err(|_| refused.clone())?;
     keys.verify(presented, &token.client_id, cert.get().map(|c| c.thumbprint()), now)
+        .await
         .map_err(|reason| {
             tracing::warn!(client_id = %token.client_id, %reason, "API key refused");
             refused

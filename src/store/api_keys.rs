@@ -75,6 +75,14 @@ impl Store {
         rows.iter().map(api_key_from_row).collect()
     }
 
+    pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
     pub async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
