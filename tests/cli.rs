@@ -167,3 +167,62 @@ fn pki_issue_refuses_names_that_escape_the_directory() {
     }
     assert!(!d.join("evil.pem").exists());
 }
+
+#[test]
+fn api_keys_are_shown_once_listed_rotated_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, text) = certbound(d, &["apikey", "create", "--client", "nobody"]);
+    assert!(!ok && text.contains("no client nobody"), "{text}");
+    let add = [
+        "client",
+        "add",
+        "--name",
+        "x",
+        "--auth",
+        "tls_client_auth",
+        "--subject-dn",
+        "CN=x",
+        "--client-id",
+        "x",
+    ];
+    assert!(certbound(d, &add).0);
+
+    let (ok, created) = certbound(d, &["apikey", "create", "--client", "x", "--json"]);
+    assert!(ok, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let key = created["api_key"].as_str().unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert!(key.starts_with(&format!("cbk_{id}_")));
+
+    let list = |d: &Path| -> Vec<serde_json::Value> {
+        let (ok, text) = certbound(d, &["apikey", "list", "--client", "x", "--json"]);
+        assert!(ok, "{text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    let listed = list(d);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["state"], "active");
+    let text = serde_json::to_string(&listed).unwrap();
+    assert!(!text.contains(&key[21..]), "the secret is never listed");
+
+    // Rotation without overlap: the old key is expired at once, the new one active.
+    let (ok, _) = certbound(d, &["apikey", "rotate", "--client", "x", "--overlap", "0"]);
+    assert!(ok);
+    let listed = list(d);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.iter().find(|k| k["id"] == id).unwrap()["state"], "expired");
+    let new_id = listed.iter().find(|k| k["id"] != id).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(certbound(d, &["apikey", "revoke", &new_id]).0);
+    assert_eq!(
+        list(d).iter().find(|k| k["id"] == new_id.as_str()).unwrap()["state"],
+        "revoked"
+    );
+    let (ok, text) = certbound(d, &["apikey", "revoke", &new_id]);
+    assert!(!ok && text.contains("not found"), "{text}");
+    let (ok, text) = certbound(d, &["apikey", "create", "--client", "x", "--bind-cert", "nonsense"]);
+    assert!(!ok && text.contains("neither a base64url"), "{text}");
+}

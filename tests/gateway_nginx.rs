@@ -7,7 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -23,28 +23,11 @@ use serde_json::Value;
 
 on_both_databases!(nginx_auth_request_enforces_certificate_bound_tokens);
 
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn nginx_binary() -> &'static str {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("nginx is installed (.ci/run installs the Debian package)")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The API behind nginx: echoes the identity certbound vouched for.
@@ -73,7 +56,7 @@ fn start_nginx(
     backend: SocketAddr,
     env: &TestEnv,
     proxy: &IssuedCert,
-) -> Nginx {
+) -> common::KillOnDrop {
     let p = |name: &str| dir.join(name).display().to_string();
     std::fs::write(dir.join("proxy.pem"), &proxy.cert_pem).unwrap();
     std::fs::write(dir.join("proxy.key"), &proxy.key_pem).unwrap();
@@ -150,7 +133,7 @@ http {{
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Nginx(child)
+    common::KillOnDrop(child)
 }
 
 async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
@@ -186,7 +169,7 @@ async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
     let key = issued.key;
 
     let backend = backend().await;
-    let nginx_port = free_port();
+    let nginx_port = common::free_port();
     let _nginx = start_nginx(dir.path(), nginx_port, env.addr().port(), backend, &env, &proxy);
     let nginx = SocketAddr::from(([127, 0, 0, 1], nginx_port));
     let url = format!("https://localhost:{nginx_port}/bank/accounts");

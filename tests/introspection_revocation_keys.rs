@@ -39,23 +39,10 @@ async fn introspection_shows_own_tokens_and_hides_others(db: Db) {
     let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
     env.register_pki_client("tpp2", "tpp2", "accounts").await;
-    let mut rs = common::pki_client(
-        "rs",
-        certbound::client::SubjectMatcher::SanDns("rs.bank.example".into()),
-        "",
-    );
-    rs.can_introspect = true;
-    env.store.insert_client(&rs).await.unwrap();
+    let rs_cert = env.register_resource_server().await;
     let tpp1_cert = env.issue("tpp1");
     let tpp1 = env.http(Some(&tpp1_cert));
     let tpp2 = env.http(Some(&env.issue("tpp2")));
-    let rs_cert = env
-        .ca
-        .issue(&certbound::pki::dev::CertSpec {
-            sans: vec![rcgen::SanType::DnsName("rs.bank.example".try_into().unwrap())],
-            ..certbound::pki::dev::CertSpec::client("rs", 30)
-        })
-        .unwrap();
     let rs_http = env.http(Some(&rs_cert));
     let token = token_for(&env, &tpp1, "tpp1").await;
 
@@ -156,22 +143,15 @@ async fn rotated_keys_keep_old_tokens_verifiable(db: Db) {
         "running server picked up the new key"
     );
 
-    let jwks: jsonwebtoken::jwk::JwkSet = env
-        .http(None)
-        .get(env.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(jwks.keys.len(), 2, "the old key stays published while its tokens live");
+    assert_eq!(
+        env.jwks().await.keys.len(),
+        2,
+        "the old key stays published while its tokens live"
+    );
     for token in [&before, &after] {
-        let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-        let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-        validation.set_audience(&[env.issuer()]);
-        jsonwebtoken::decode::<Value>(token, &key, &validation).expect("verifies after rotation");
+        env.verify_with_jwks(token, jsonwebtoken::Algorithm::ES256)
+            .await
+            .expect("verifies after rotation");
         assert_eq!(introspect(&env, &http, "tpp1", token).await.1["active"], true);
     }
     // Private keys are sealed at rest: the stored form is not a PKCS#8 key.
@@ -254,19 +234,7 @@ async fn every_signing_algorithm_issues_verifiable_tokens(db: Db) {
         let token = token_for(&env, &http, "tpp1").await;
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, alg);
-        let jwks: jsonwebtoken::jwk::JwkSet = env
-            .http(None)
-            .get(env.url("/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&header.kid.unwrap()).unwrap()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(alg);
-        validation.set_audience(&[env.issuer()]);
-        jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("verifies");
+        env.verify_with_jwks(&token, alg).await.expect("verifies");
         env.finish().await;
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Db;
@@ -24,25 +24,6 @@ fn readme_block(lang: &str, needle: &str) -> String {
         .map(|rest| rest.split("```").next().unwrap().to_string())
         .find(|block| block.contains(needle))
         .unwrap_or_else(|| panic!("README has a {lang} block with {needle:?}"))
-}
-
-struct Serve {
-    child: Child,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn certbound(dir: &Path, env: &[(&str, String)]) -> Command {
@@ -83,7 +64,7 @@ fn mode(path: PathBuf) -> u32 {
 
 async fn readme_examples_work_against_certbound_serve(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let pg = match db {
         Db::Postgres => Some(common::create_pg_database().await),
         Db::Sqlite => None,
@@ -98,9 +79,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         .args(["serve", "--demo-bank"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut server = Serve {
-        child: serve.spawn().unwrap(),
-    };
+    let mut server = common::KillOnDrop(serve.spawn().unwrap());
     let ca = dir.path().join("certbound-data/pki/ca.pem");
     let started = Instant::now();
     loop {
@@ -269,11 +248,11 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     }
 
     // SIGTERM: graceful shutdown, exit status 0.
-    let pid = server.child.id().to_string();
+    let pid = server.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break status;
         }
         assert!(started.elapsed() < Duration::from_secs(25), "server ignored SIGTERM");
@@ -281,7 +260,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     };
     assert!(status.success(), "{status:?}");
     let mut stdout = String::new();
-    std::io::Read::read_to_string(server.child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(server.0.stdout.as_mut().unwrap(), &mut stdout).unwrap();
     assert!(
         stdout.contains("curl --cacert"),
         "serve prints how to get a token: {stdout}"

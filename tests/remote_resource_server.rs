@@ -10,7 +10,6 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine;
 use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
-use certbound::pki::dev::CertSpec;
 use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
 use certbound::rs::{Authenticated, Guard, Policy};
 use certbound::tls::Forwarding;
@@ -22,20 +21,7 @@ on_both_databases!(remote_guard_follows_the_authorization_server);
 async fn remote_guard_follows_the_authorization_server(db: Db) {
     let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
-    let mut rs_client = common::pki_client(
-        "rs",
-        certbound::client::SubjectMatcher::SanDns("rs.bank.example".into()),
-        "",
-    );
-    rs_client.can_introspect = true;
-    env.store.insert_client(&rs_client).await.unwrap();
-    let rs_cert = env
-        .ca
-        .issue(&CertSpec {
-            sans: vec![rcgen::SanType::DnsName("rs.bank.example".try_into().unwrap())],
-            ..CertSpec::client("rs", 30)
-        })
-        .unwrap();
+    let rs_cert = env.register_resource_server().await;
 
     let authority = RemoteAuthority::connect(RemoteConfig {
         issuer: env.issuer(),

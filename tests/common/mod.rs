@@ -96,19 +96,7 @@ impl TestEnv {
         let (database_url, pg_database) = match db {
             Db::Sqlite => (format!("sqlite://{}/test.db?mode=rwc", dir.path().display()), None),
             Db::Postgres => {
-                let name = format!(
-                    "certbound_t_{}",
-                    certbound::jose::random_id().to_lowercase().replace(['-', '_'], "")
-                );
-                let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
-                    .await
-                    .expect("PostgreSQL at 127.0.0.1:5432");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                let base = pg_admin_url();
-                let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+                let (url, name) = create_pg_database().await;
                 (url, Some(name))
             }
         };
@@ -172,11 +160,55 @@ impl TestEnv {
         client
     }
 
+    /// Registers a resource server `rs` (SAN dns `rs.bank.example`, may introspect and read the
+    /// revocation list) and returns its certificate.
+    pub async fn register_resource_server(&self) -> IssuedCert {
+        let mut rs = pki_client("rs", SubjectMatcher::SanDns("rs.bank.example".into()), "");
+        rs.can_introspect = true;
+        self.store.insert_client(&rs).await.unwrap();
+        self.ca
+            .issue(&CertSpec {
+                sans: vec![rcgen::SanType::DnsName("rs.bank.example".try_into().unwrap())],
+                ..CertSpec::client("rs", 30)
+            })
+            .unwrap()
+    }
+
     /// Requests a client_credentials token; returns status and JSON body.
     pub async fn token(&self, http: &reqwest::Client, client_id: &str, extra: &[(&str, &str)]) -> (u16, Value) {
         let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id)];
         form.extend_from_slice(extra);
         post_form(http, &self.url("/token"), &form).await
+    }
+
+    /// The published JWKS.
+    pub async fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.http(None)
+            .get(self.url("/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Verifies `token` with jsonwebtoken against the published JWKS (aud = issuer): an
+    /// independent check of what certbound signed. Returns the claims.
+    pub async fn verify_with_jwks(&self, token: &str, alg: jsonwebtoken::Algorithm) -> Result<Value, String> {
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|e| e.to_string())?
+            .kid
+            .ok_or("no kid")?;
+        let jwks = self.jwks().await;
+        let jwk = jwks.find(&kid).ok_or("kid not published")?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        let mut validation = jsonwebtoken::Validation::new(alg);
+        validation.set_audience(&[self.issuer()]);
+        validation.set_issuer(&[self.issuer()]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| e.to_string())
     }
 
     /// Shuts the server down and drops the PostgreSQL database.
@@ -320,4 +352,23 @@ pub async fn raw_request(env: &TestEnv, identity: Option<&IssuedCert>, request: 
         }
     }
     String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
