@@ -21,9 +21,6 @@ pub enum OAuthError {
     InvalidScope(&'static str),
     #[error("invalid_target: {0}")]
     InvalidTarget(&'static str),
-    /// A certificate header refused by the listener's forwarding rules.
-    #[error("forwarded certificate refused: {0}")]
-    ForwardedCertificate(crate::tls::forwarded::ForwardError),
     /// Logged; the caller sees only `server_error`.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,7 +48,6 @@ impl OAuthError {
             Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", None),
             Self::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", Some(d)),
             Self::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", Some(d)),
-            Self::ForwardedCertificate(e) => (StatusCode::BAD_REQUEST, "invalid_request", Some(e.description())),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
         }
     }

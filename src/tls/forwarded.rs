@@ -167,6 +167,19 @@ impl ForwardError {
     }
 }
 
+/// Refused before any endpoint runs: 400 `invalid_request` in the RFC 6749 §5.2 shape, which
+/// both OAuth clients and resource-server callers read.
+impl axum::response::IntoResponse for ForwardError {
+    fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({ "error": "invalid_request", "error_description": self.description() });
+        let mut response = (http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
 /// The resolved rules for one listener.
 pub struct Forwarding {
     format: Option<ForwardFormat>,

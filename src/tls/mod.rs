@@ -161,7 +161,7 @@ pub async fn serve(
                         }
                         Err(e) => {
                             tracing::warn!(%peer, error = %e, "refused a forwarded client certificate");
-                            Ok(crate::oauth::OAuthError::ForwardedCertificate(e).into_response())
+                            Ok(e.into_response())
                         }
                     }
                 }

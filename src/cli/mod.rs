@@ -1,0 +1,177 @@
+//! The `certbound` command line: a thin layer over the library, one file per command group.
+
+mod apikeys;
+mod clients;
+mod doctor;
+mod keys;
+mod pki;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{LogFormat, Settings};
+use crate::pki::certs_from_pem;
+use crate::pki::dev::PkiLayout;
+use crate::store::Store;
+
+use apikeys::ApikeyCommand;
+use clients::ClientCommand;
+use keys::KeysCommand;
+use pki::PkiCommand;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "certbound",
+    version,
+    about = "Mutual-TLS OAuth 2.0 authorization server issuing certificate-bound access tokens"
+)]
+pub struct Cli {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, global = true, env = "CERTBOUND_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…); overrides the config file.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the authorization server.
+    Serve {
+        /// Also serve the demo bank API under /bank/v1/ (certificate + bound token + API key).
+        #[arg(long)]
+        demo_bank: bool,
+    },
+    /// Development PKI: a CA, a localhost server certificate, client certificates.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Register and manage clients.
+    #[command(subcommand)]
+    Client(Box<ClientCommand>),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// API keys for clients, used with mTLS and tokens at the API edge.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Check a running deployment: forged certificate headers from this host must be refused.
+    Doctor {
+        /// Base URL of the server.
+        #[arg(long, default_value = "https://localhost:8443")]
+        url: String,
+        /// CA bundle to verify the server's certificate (default: the dev CA in the data dir).
+        #[arg(long)]
+        cacert: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(mut s) => {
+            if let Some(url) = cli.database_url.clone() {
+                s.database_url = url;
+            }
+            s
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CERTBOUND_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn run(command: Command, settings: Settings) -> CliResult {
+    crate::install_crypto_provider();
+    match command {
+        Command::Serve { demo_bank } => {
+            let mut settings = settings;
+            settings.demo_bank |= demo_bank;
+            serve(settings).await
+        }
+        Command::Pki(cmd) => pki::run(cmd),
+        Command::Client(cmd) => clients::run(*cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Keys(cmd) => keys::run(cmd, &settings).await,
+        Command::Apikey(cmd) => apikeys::run(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Doctor { url, cacert } => {
+            let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
+            doctor::run(&url, &cacert).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> CliResult {
+    let pki_dir = settings.dev_pki_dir.clone();
+    let demo_bank = settings.demo_bank;
+    let server = crate::server::start(settings).await?;
+    let base = format!("https://localhost:{}", server.local_addr.port());
+    println!("certbound is serving {} (issuer {})", base, server.issuer());
+    if let Some(dir) = pki_dir {
+        let d = dir.display();
+        println!(
+            "\nGet a certificate-bound token (in another terminal, same directory):\n\
+             \x20 certbound pki issue --dir {d} --name tpp1\n\
+             \x20 certbound client add --name tpp1 --auth tls_client_auth --subject-dn CN=tpp1 --scope accounts --client-id tpp1\n\
+             \x20 curl --cacert {d}/ca.pem --cert {d}/clients/tpp1.pem --key {d}/clients/tpp1.key \\\n\
+             \x20      -d grant_type=client_credentials -d client_id=tpp1 -d scope=accounts {base}/token\n"
+        );
+    }
+    if demo_bank {
+        println!(
+            "Demo bank API at {base}{path}/accounts: needs the TPP certificate, a token bound to it with scope\n\
+             accounts, and the client's API key in x-api-key (certbound apikey create --client tpp1).\n",
+            path = crate::demo_bank::PATH
+        );
+    }
+    server.run_until_signalled().await;
+    Ok(())
+}
+
+/// A pin given as its base64url value, or as a PEM file to compute it from.
+fn pin_from_arg<T>(arg: &str, parse: fn(&str) -> Option<T>, of_der: fn(&[u8]) -> Option<T>) -> Result<T, String> {
+    if let Some(pin) = parse(arg) {
+        return Ok(pin);
+    }
+    let neither = || format!("{arg:?} is neither a base64url SHA-256 pin nor a PEM certificate file");
+    let cert = read_pem_certs(Path::new(arg)).map_err(|_| neither())?.remove(0);
+    crate::pki::ClientCertificate::from_chain(vec![cert.clone()]).map_err(|_| neither())?;
+    of_der(cert.as_ref()).ok_or_else(neither)
+}
+
+fn read_pem_certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    certs_from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))
+}
