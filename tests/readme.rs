@@ -74,11 +74,15 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         env.push(("CERTBOUND_DATABASE_URL", url.clone()));
     }
 
+    // Debug-level JSON logs, kept to check that no secret ever reaches them.
+    let log_path = dir.path().join("server.log");
     let mut serve = certbound(dir.path(), &env);
     serve
         .args(["serve", "--demo-bank"])
+        .env("CERTBOUND_LOG", "debug")
+        .env("CERTBOUND_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(std::fs::File::create(&log_path).unwrap());
     let mut server = common::KillOnDrop(serve.spawn().unwrap());
     let ca = dir.path().join("certbound-data/pki/ca.pem");
     let started = Instant::now();
@@ -265,6 +269,27 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         stdout.contains("curl --cacert"),
         "serve prints how to get a token: {stdout}"
     );
+
+    // Logs are JSON lines, and hold no token, API key or private key.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().count() > 3, "{log}");
+    for line in log.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    let tpp1_key = std::fs::read_to_string(dir.path().join("certbound-data/pki/clients/tpp1.key")).unwrap();
+    let key_body = tpp1_key.lines().nth(1).unwrap();
+    let kek = std::fs::read_to_string(dir.path().join("certbound-data/kek")).unwrap();
+    let api_key_secret = &api_key["api_key"].as_str().unwrap()[21..];
+    let access_token = from_curl["access_token"].as_str().unwrap();
+    let signature = access_token.rsplit('.').next().unwrap();
+    for (what, secret) in [
+        ("access token", signature),
+        ("API key", api_key_secret),
+        ("client private key", key_body),
+        ("key-encryption key", kek.trim()),
+    ] {
+        assert!(!log.contains(secret), "the {what} appears in the logs");
+    }
     if let Some((_, name)) = &pg {
         common::drop_pg_database(name).await;
     }
