@@ -1,4 +1,7 @@
-//! The CLI refuses bad registrations with a clear message and writes nothing.
+//! The CLI: bad registrations are refused with a clear message and write nothing; API keys;
+//! the config file.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -225,4 +228,63 @@ fn api_keys_are_shown_once_listed_rotated_and_revoked() {
     assert!(!ok && text.contains("not found"), "{text}");
     let (ok, text) = certbound(d, &["apikey", "create", "--client", "x", "--bind-cert", "nonsense"]);
     assert!(!ok && text.contains("neither a base64url"), "{text}");
+}
+
+#[test]
+fn serve_reads_a_config_file_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("bad.toml"),
+        "listen = \"127.0.0.1:1\"\nlisten_adress = \"typo\"\n",
+    )
+    .unwrap();
+    let (ok, text) = certbound(d, &["--config", "bad.toml", "serve"]);
+    assert!(
+        !ok && text.contains("bad.toml") && text.contains("listen_adress"),
+        "{text}"
+    );
+
+    let port = common::free_port();
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"state\"\naccess_token_ttl = 60\nlog_format = \"json\"\n\
+         [gateway.policies.accounts]\nscopes = [\"accounts\"]\napi_key = true\n"
+    );
+    std::fs::write(d.join("certbound.toml"), config).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .current_dir(d)
+        .env("CERTBOUND_LOG", "info")
+        .args(["--config", "certbound.toml", "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(d.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _server = common::KillOnDrop(child);
+    let ca = d.join("state/pki/ca.pem");
+    let started = std::time::Instant::now();
+    let metadata = loop {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert", ca.to_str().unwrap()])
+            .arg(format!(
+                "https://localhost:{port}/.well-known/oauth-authorization-server"
+            ))
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break String::from_utf8(out.stdout).unwrap();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "server did not start from the config file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        metadata.contains(&format!("\"issuer\":\"https://localhost:{port}\"")),
+        "{metadata}"
+    );
+    assert!(d.join("state/certbound.db").exists(), "data_dir from the file");
+    let log = std::fs::read_to_string(d.join("log")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).expect("JSON logs");
+    assert!(first["fields"]["message"].is_string(), "{log}");
 }
