@@ -71,7 +71,7 @@ fn find(id: &str) -> Result<&'static Account, NotFound> {
 fn envelope(data: Value, who: &Authenticated) -> Json<Value> {
     Json(json!({
         "Data": data,
-        "Meta": { "TotalPages": 1, "ClientId": &*who.client_id },
+        "Meta": { "TotalPages": 1, "ClientId": who.client_id() },
     }))
 }
 

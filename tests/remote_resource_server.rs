@@ -42,7 +42,7 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
     let app = Router::new()
         .route(
             "/data",
-            get(|who: Authenticated| async move { who.client_id.to_string() }),
+            get(|who: Authenticated| async move { who.client_id().to_string() }),
         )
         .layer(guard.require(Policy::scopes(&["accounts"])));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::{Claims, RsError};
 use crate::pki::Thumbprint;
@@ -16,13 +15,13 @@ const ENTRIES: usize = 10_000;
 
 /// What verification established about a token.
 #[derive(Debug)]
-pub(super) struct Verified {
-    pub client_id: Arc<str>,
-    pub scopes: Arc<[String]>,
-    pub jti: Arc<str>,
-    pub exp: i64,
-    pub cnf: Option<Thumbprint>,
-    pub authorization_details: Option<Arc<Value>>,
+pub struct Verified {
+    pub(super) client_id: String,
+    pub(super) scopes: Vec<String>,
+    pub(super) jti: String,
+    pub(super) exp: i64,
+    pub(super) cnf: Option<Thumbprint>,
+    pub(super) authorization_details: Option<Value>,
 }
 
 impl Verified {
@@ -34,17 +33,17 @@ impl Verified {
             None => None,
         };
         Ok(Self {
-            client_id: claims.client_id.into(),
+            client_id: claims.client_id,
             scopes: claims
                 .scope
                 .unwrap_or_default()
                 .split_whitespace()
                 .map(String::from)
                 .collect(),
-            jti: claims.jti.into(),
+            jti: claims.jti,
             exp: claims.exp,
             cnf,
-            authorization_details: claims.authorization_details.map(Arc::new),
+            authorization_details: claims.authorization_details,
         })
     }
 }
@@ -55,9 +54,11 @@ pub(super) struct TokenCache {
 }
 
 impl TokenCache {
-    /// Keyed by the token's SHA-256, so the cache holds no usable tokens.
+    /// Keyed by the token's SHA-256, so the cache holds no usable tokens. aws-lc-rs's
+    /// SHA-256 (SHA-NI assembly) is about twice as fast as the portable one on this path.
     fn key(token: &str) -> [u8; 32] {
-        Sha256::digest(token.as_bytes()).into()
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        digest.as_ref().try_into().expect("SHA-256 is 32 bytes")
     }
 
     pub(super) fn get(&self, token: &str) -> Option<Arc<Verified>> {

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -43,37 +43,37 @@ pub fn router(guard: Guard, policies: BTreeMap<String, Policy>) -> Router {
 async fn check_with_path(
     state: State<Arc<Gateway>>,
     Path((policy, _original)): Path<(String, String)>,
-    headers: HeaderMap,
-    cert: PeerCertificate,
-    uri: http::Uri,
+    request: Request,
 ) -> Response {
-    check(state, Path(policy), headers, cert, uri).await
+    check(state, Path(policy), request).await
 }
 
-async fn check(
-    State(gateway): State<Arc<Gateway>>,
-    Path(policy): Path<String>,
-    headers: HeaderMap,
-    cert: PeerCertificate,
-    uri: http::Uri,
-) -> Response {
+/// Borrows the request's headers rather than extracting a copy: this runs for every request
+/// behind the proxy.
+async fn check(State(gateway): State<Arc<Gateway>>, Path(policy): Path<String>, request: Request) -> Response {
     let Some(policy) = gateway.policies.get(&policy) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let headers = request.headers();
+    let cert = request
+        .extensions()
+        .get::<PeerCertificate>()
+        .cloned()
+        .unwrap_or_default();
     // nginx passes the original URI in a header; Envoy appends it to ours.
     let original_query = headers
         .get("x-original-uri")
         .and_then(|v| v.to_str().ok())
         .and_then(|u| u.split_once('?').map(|(_, q)| q))
-        .or(uri.query());
-    match gateway.guard.check(policy, &headers, original_query, &cert).await {
+        .or(request.uri().query());
+    match gateway.guard.check(policy, headers, original_query, &cert).await {
         Ok(auth) => {
             let mut response = StatusCode::OK.into_response();
             let h = response.headers_mut();
             let value = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("-"));
-            h.insert(CLIENT_ID_HEADER, value(&auth.client_id));
-            h.insert(SCOPE_HEADER, value(&auth.scopes.join(" ")));
-            if let Some(t) = auth.cert_thumbprint {
+            h.insert(CLIENT_ID_HEADER, value(auth.client_id()));
+            h.insert(SCOPE_HEADER, value(&auth.scopes().join(" ")));
+            if let Some(t) = auth.cert_thumbprint() {
                 h.insert(THUMBPRINT_HEADER, value(&t.to_base64url()));
             }
             response

@@ -37,7 +37,8 @@ use crate::pki::Thumbprint;
 use crate::tls::PeerCertificate;
 
 pub use api_keys::ApiKeys;
-use cache::{TokenCache, Verified};
+use cache::TokenCache;
+pub use cache::Verified;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY: u64 = 5;
@@ -78,17 +79,41 @@ impl Policy {
     }
 }
 
-/// Who made an admitted request; handlers take it as an extractor.
+/// Who made an admitted request; handlers take it as an extractor. Cheap to clone: the token's
+/// verified claims are shared with the verification cache.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub client_id: Arc<str>,
-    pub scopes: Arc<[String]>,
+    token: Arc<Verified>,
+    cert_thumbprint: Option<Thumbprint>,
+}
+
+impl Authenticated {
+    pub fn client_id(&self) -> &str {
+        &self.token.client_id
+    }
+
+    pub fn scopes(&self) -> &[String] {
+        &self.token.scopes
+    }
+
     /// The certificate the token is bound to, which is the one on this connection.
-    pub cert_thumbprint: Option<Thumbprint>,
-    pub token_id: Arc<str>,
-    pub expires_at: i64,
+    pub fn cert_thumbprint(&self) -> Option<&Thumbprint> {
+        self.cert_thumbprint.as_ref()
+    }
+
+    /// The token's `jti`.
+    pub fn token_id(&self) -> &str {
+        &self.token.jti
+    }
+
+    pub fn expires_at(&self) -> i64 {
+        self.token.exp
+    }
+
     /// RFC 9396 `authorization_details`, when the token carries them.
-    pub authorization_details: Option<Arc<Value>>,
+    pub fn authorization_details(&self) -> Option<&Value> {
+        self.token.authorization_details.as_ref()
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
@@ -264,12 +289,8 @@ impl Guard {
             check_api_key(api_keys, headers, &verified, cert, now).await?;
         }
         Ok(Authenticated {
-            client_id: verified.client_id.clone(),
-            scopes: verified.scopes.clone(),
+            token: verified,
             cert_thumbprint: thumbprint,
-            token_id: verified.jti.clone(),
-            expires_at: verified.exp,
-            authorization_details: verified.authorization_details.clone(),
         })
     }
 
@@ -279,6 +300,7 @@ impl Guard {
         if let Some(hit) = self.0.cache.get(token) {
             return Ok(hit);
         }
+        check_token68(token)?;
         let claims: Claims = match &self.0.keys {
             Keys::Local(state) => state.keys().verifier().decode(token, &self.0.issuer, LEEWAY),
             Keys::Remote(authority) => authority.decode(token, LEEWAY).await,
@@ -327,7 +349,8 @@ fn check_no_token_in_query(query: Option<&str>) -> Result<(), RsError> {
     }
 }
 
-/// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>` header.
+/// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>` header. The token's characters
+/// are checked on a cache miss only ([`check_token68`]): a cache hit is a token seen valid.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, RsError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -345,12 +368,16 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, RsError> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(RsError::MissingToken);
     }
-    let token = token.trim();
+    Ok(token.trim())
+}
+
+/// RFC 6750 §2.1 `b64token` characters.
+fn check_token68(token: &str) -> Result<(), RsError> {
     let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
     if token.is_empty() || !token.bytes().all(token68) {
         return Err(RsError::InvalidRequest("malformed bearer token"));
     }
-    Ok(token)
+    Ok(())
 }
 
 fn check_audience(accepted: &[String], aud: &Audience) -> Result<(), RsError> {
@@ -507,8 +534,9 @@ mod tests {
         assert_eq!(bearer_token(&h), Err(RsError::MissingToken));
         h.insert(header::AUTHORIZATION, "bearer a.b.c".parse().unwrap());
         assert_eq!(bearer_token(&h), Ok("a.b.c"));
-        h.insert(header::AUTHORIZATION, "Bearer a b".parse().unwrap());
-        assert!(matches!(bearer_token(&h), Err(RsError::InvalidRequest(_))));
+        assert!(check_token68("a.b.c").is_ok());
+        assert!(matches!(check_token68("a b"), Err(RsError::InvalidRequest(_))));
+        assert!(matches!(check_token68(""), Err(RsError::InvalidRequest(_))));
         h.append(header::AUTHORIZATION, "Bearer x".parse().unwrap());
         assert!(matches!(bearer_token(&h), Err(RsError::InvalidRequest(_))));
     }

@@ -23,17 +23,17 @@ use crate::pki::{certs_from_pem, ClientCertificate, Thumbprint, MAX_CHAIN_LEN};
 
 /// Header names proxies use for client certificates. Any of them on a request from an untrusted
 /// peer is refused.
-const KNOWN_HEADERS: &[&str] = &[
-    "client-cert",
-    "client-cert-chain",
-    "x-forwarded-client-cert",
-    "x-amzn-mtls-clientcert",
-    "x-amzn-mtls-clientcert-leaf",
-    "x-ssl-client-cert",
-    "x-ssl-client-der",
-    "x-ssl-cert",
-    "x-client-cert",
-    "ssl-client-cert",
+const KNOWN_HEADERS: [HeaderName; 10] = [
+    HeaderName::from_static("client-cert"),
+    HeaderName::from_static("client-cert-chain"),
+    HeaderName::from_static("x-forwarded-client-cert"),
+    HeaderName::from_static("x-amzn-mtls-clientcert"),
+    HeaderName::from_static("x-amzn-mtls-clientcert-leaf"),
+    HeaderName::from_static("x-ssl-client-cert"),
+    HeaderName::from_static("x-ssl-client-der"),
+    HeaderName::from_static("x-ssl-cert"),
+    HeaderName::from_static("x-client-cert"),
+    HeaderName::from_static("ssl-client-cert"),
 ];
 
 /// Bound on forwarded certificates kept parsed, keyed by the header value.
@@ -266,7 +266,7 @@ impl Forwarding {
         headers: &HeaderMap,
     ) -> Result<PeerCertificate, ForwardError> {
         let trusted = self.is_trusted(peer, native);
-        let has_header = headers.contains_key(&self.header) || KNOWN_HEADERS.iter().any(|h| headers.contains_key(*h));
+        let has_header = headers.contains_key(&self.header) || KNOWN_HEADERS.iter().any(|h| headers.contains_key(h));
         if !trusted {
             return if has_header {
                 Err(ForwardError::UntrustedPeer)
