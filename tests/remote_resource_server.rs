@@ -11,7 +11,8 @@ use axum::Router;
 use base64::Engine;
 use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
 use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
-use certbound::rs::{Authenticated, Guard, Policy};
+use certbound::rs::{ApiKeys, Authenticated, Guard, Policy};
+use certbound::store::Store;
 use certbound::tls::Forwarding;
 use common::{Db, TestEnv};
 use serde_json::json;
@@ -38,13 +39,18 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
     })
     .await
     .expect("JWKS fetched");
-    let guard = Guard::remote(authority.clone(), vec![env.issuer()], None);
+    // API keys come from the shared database.
+    let api_keys = Arc::new(ApiKeys::new(Store::connect(&env.database_url).await.unwrap()));
+    let guard = Guard::remote(authority.clone(), vec![env.issuer()], Some(api_keys));
+    let handler = get(|who: Authenticated| async move { who.client_id().to_string() });
     let app = Router::new()
-        .route(
-            "/data",
-            get(|who: Authenticated| async move { who.client_id().to_string() }),
-        )
-        .layer(guard.require(Policy::scopes(&["accounts"])));
+        .route("/data", handler.clone())
+        .layer(guard.require(Policy::scopes(&["accounts"])))
+        .merge(
+            Router::new()
+                .route("/keyed", handler)
+                .layer(guard.require(Policy::scopes(&["accounts"]).with_api_key())),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rs_addr = listener.local_addr().unwrap();
     let tls = certbound::tls::server_config(&env.pki.server_cert(), &env.pki.server_key(), true).unwrap();
@@ -137,8 +143,39 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
         }
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(status(rotated).await, 200, "new kid fetched");
+    assert_eq!(status(rotated.clone()).await, 200, "new kid fetched");
     assert_eq!(status(second).await, 200, "old key still published");
+
+    // An API key issued at the AS works at once; revoked, it stops working within the poll.
+    let issued = certbound::rs::api_keys::issue("tpp1", &[]);
+    env.store.insert_api_key(&issued.row, None).await.unwrap();
+    let keyed_url = format!("https://localhost:{}/keyed", rs_addr.port());
+    let keyed = |t: String, key: String| {
+        let (rs_http, url) = (rs_http.clone(), keyed_url.clone());
+        async move {
+            rs_http
+                .get(&url)
+                .bearer_auth(t)
+                .header("x-api-key", key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(keyed(rotated.clone(), issued.key.clone()).await, 200);
+    assert_eq!(keyed(rotated.clone(), "cbk_garbage".into()).await, 401);
+    env.store.revoke_api_key(&issued.row.id).await.unwrap();
+    let mut refused = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if keyed(rotated.clone(), issued.key.clone()).await == 401 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "a revoked API key reached the remote resource server");
 
     let _ = stop.send(());
     served.await.unwrap();

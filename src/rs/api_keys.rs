@@ -240,6 +240,24 @@ impl ApiKeys {
     }
 }
 
+/// Reloads the keys every `interval` until they are dropped: for resource servers outside the
+/// certbound process, which have no change poller of their own.
+pub async fn reload_periodically(keys: std::sync::Weak<ApiKeys>, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval.max(std::time::Duration::from_millis(50)));
+    loop {
+        tick.tick().await;
+        let Some(keys) = keys.upgrade() else {
+            return;
+        };
+        if let Err(e) = keys.reload().await {
+            tracing::warn!(error = %e, "reloading API keys failed");
+        }
+        if let Err(e) = keys.flush_last_used().await {
+            tracing::warn!(error = %e, "recording API key use failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,12 +240,19 @@ impl Guard {
     }
 
     /// For a separate resource server: keys from the authorization server's JWKS, revocations
-    /// polled from it, API keys from the shared database if given.
+    /// polled from it, API keys from the shared database if given (reloaded as often as
+    /// revocations are polled, so a revoked key stops working within that delay too).
     pub fn remote(
         authority: Arc<remote::RemoteAuthority>,
         audiences: Vec<String>,
         api_keys: Option<Arc<ApiKeys>>,
     ) -> Self {
+        if let Some(keys) = &api_keys {
+            tokio::spawn(api_keys::reload_periodically(
+                Arc::downgrade(keys),
+                authority.revocation_poll(),
+            ));
+        }
         Self(Arc::new(Inner {
             issuer: authority.issuer().to_string(),
             audiences,

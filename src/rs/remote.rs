@@ -73,6 +73,10 @@ impl RemoteAuthority {
         &self.config.issuer
     }
 
+    pub fn revocation_poll(&self) -> Duration {
+        self.config.revocation_poll
+    }
+
     pub fn revocations(&self) -> Arc<Revocations> {
         self.revocations.clone()
     }
