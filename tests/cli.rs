@@ -21,6 +21,20 @@ fn certbound(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Registers client `x` (subject CN=x).
+const ADD_X: [&str; 10] = [
+    "client",
+    "add",
+    "--name",
+    "x",
+    "--auth",
+    "tls_client_auth",
+    "--subject-dn",
+    "CN=x",
+    "--client-id",
+    "x",
+];
+
 #[test]
 fn bad_registrations_are_refused_without_a_partial_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -138,20 +152,8 @@ fn bad_registrations_are_refused_without_a_partial_write() {
     assert_eq!(list.trim(), "[]", "nothing was written");
 
     // The same id twice: the second is refused, the first stays.
-    let add = [
-        "client",
-        "add",
-        "--name",
-        "x",
-        "--auth",
-        "tls_client_auth",
-        "--subject-dn",
-        "CN=x",
-        "--client-id",
-        "x",
-    ];
-    assert!(certbound(d, &add).0);
-    let (ok, text) = certbound(d, &add);
+    assert!(certbound(d, &ADD_X).0);
+    let (ok, text) = certbound(d, &ADD_X);
     assert!(!ok && text.contains("already exists"), "{text}");
     let (ok, text) = certbound(d, &["client", "disable", "nobody"]);
     assert!(!ok && text.contains("not found"), "{text}");
@@ -177,19 +179,7 @@ fn api_keys_are_shown_once_listed_rotated_and_revoked() {
     let d = dir.path();
     let (ok, text) = certbound(d, &["apikey", "create", "--client", "nobody"]);
     assert!(!ok && text.contains("no client nobody"), "{text}");
-    let add = [
-        "client",
-        "add",
-        "--name",
-        "x",
-        "--auth",
-        "tls_client_auth",
-        "--subject-dn",
-        "CN=x",
-        "--client-id",
-        "x",
-    ];
-    assert!(certbound(d, &add).0);
+    assert!(certbound(d, &ADD_X).0);
 
     let (ok, created) = certbound(d, &["apikey", "create", "--client", "x", "--json"]);
     assert!(ok, "{created}");
