@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
 use certbound::config::FileConfig;
 use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
 use common::{assert_invalid_client, post_form, Db, TestEnv};
@@ -154,11 +155,25 @@ async fn rotated_keys_keep_old_tokens_verifiable(db: Db) {
             .expect("verifies after rotation");
         assert_eq!(introspect(&env, &http, "tpp1", token).await.1["active"], true);
     }
-    // Private keys are sealed at rest: the stored form is not a PKCS#8 key.
-    let rows = env.store.list_signing_keys().await.unwrap();
-    assert!(rows
-        .iter()
-        .all(|r| !r.sealed_private_key.contains("MIG") && r.sealed_private_key.len() > 100));
+    // Private keys are sealed at rest: the stored bytes do not contain the key, and only the
+    // key-encryption key opens them, to the key whose public half is published.
+    let other_kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
+    for row in env.store.list_signing_keys().await.unwrap() {
+        let pkcs8 = kek.open(&row.kid, &row.sealed_private_key).expect("opens with the KEK");
+        let stored = base64::engine::general_purpose::STANDARD
+            .decode(&row.sealed_private_key)
+            .unwrap();
+        assert!(
+            !stored.windows(pkcs8.len()).any(|w| w == pkcs8.as_slice()),
+            "stored in the clear"
+        );
+        assert!(other_kek.open(&row.kid, &row.sealed_private_key).is_err());
+        let key = certbound::jose::SigningKey::from_pkcs8(SigningAlg::Es256, &pkcs8).unwrap();
+        assert_eq!(
+            key.public_jwk(),
+            &serde_json::from_str::<Value>(&row.public_jwk).unwrap()
+        );
+    }
     env.finish().await;
 }
 
