@@ -1,12 +1,12 @@
 //! An in-memory cache of registered clients, so the token hot path reads no database once a
 //! client has been seen. Every node clears it when the store's `clients` revision changes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::client::Client;
 use crate::pki::{DistinguishedName, Thumbprint};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnknownIds};
 
 /// How long a successful chain validation is reused for the same presented chain, at most.
 const CHAIN_CACHE_SECONDS: i64 = 300;
@@ -55,15 +55,11 @@ impl CachedClient {
     }
 }
 
-/// Bound on remembered unknown client ids.
-const UNKNOWN_ENTRIES: usize = 10_000;
-
 pub struct ClientCache {
     store: Store,
     clients: RwLock<HashMap<String, Arc<CachedClient>>>,
-    /// Ids the store did not know, so a peer cycling made-up ids cannot make every request a
-    /// database read. Cleared with the rest when clients change.
-    unknown: RwLock<HashSet<String>>,
+    /// Cleared with the rest when clients change.
+    unknown: UnknownIds,
 }
 
 impl ClientCache {
@@ -71,7 +67,7 @@ impl ClientCache {
         Self {
             store,
             clients: RwLock::new(HashMap::new()),
-            unknown: RwLock::new(HashSet::new()),
+            unknown: UnknownIds::default(),
         }
     }
 
@@ -80,15 +76,11 @@ impl ClientCache {
         if let Some(found) = read(&self.clients).get(client_id) {
             return Ok(Some(found.clone()));
         }
-        if read(&self.unknown).contains(client_id) {
+        if self.unknown.contains(client_id) {
             return Ok(None);
         }
         let Some(client) = self.store.get_client(client_id).await? else {
-            let mut unknown = write(&self.unknown);
-            if unknown.len() >= UNKNOWN_ENTRIES {
-                unknown.clear();
-            }
-            unknown.insert(client_id.to_string());
+            self.unknown.remember(client_id);
             return Ok(None);
         };
         let cached = Arc::new(CachedClient::new(client));
@@ -99,7 +91,7 @@ impl ClientCache {
     /// Forgets every client, including their validated chains, and every unknown id.
     pub fn clear(&self) {
         write(&self.clients).clear();
-        write(&self.unknown).clear();
+        self.unknown.clear();
     }
 }
 

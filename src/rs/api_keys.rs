@@ -5,7 +5,7 @@
 //! Format: `cbk_<16 hex id>_<43 base64url secret>`. The secret has 256 bits of entropy, so a
 //! single SHA-256 is as strong as a slow password hash here and keeps verification cheap.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::pki::Thumbprint;
 use crate::store::api_keys::ApiKeyRow;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnknownIds};
 
 /// The request header carrying the key.
 pub const HEADER: &str = "x-api-key";
@@ -86,16 +86,13 @@ struct CachedKey {
     flushed: AtomicI64,
 }
 
-/// Bound on remembered unknown key ids.
-const UNKNOWN_ENTRIES: usize = 10_000;
-
 /// Every API key, in memory: verifying a known key reads no database. A key id not in memory is
 /// looked up once (a key created a moment ago works at once) and remembered if unknown, so a
 /// flood of made-up keys cannot turn into database reads.
 pub struct ApiKeys {
     store: Store,
     keys: RwLock<HashMap<String, Arc<CachedKey>>>,
-    unknown: RwLock<HashSet<String>>,
+    unknown: UnknownIds,
 }
 
 impl ApiKeys {
@@ -103,7 +100,7 @@ impl ApiKeys {
         Self {
             store,
             keys: RwLock::new(HashMap::new()),
-            unknown: RwLock::new(HashSet::new()),
+            unknown: UnknownIds::default(),
         }
     }
 
@@ -138,7 +135,7 @@ impl ApiKeys {
         if let Some(key) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(id) {
             return Ok(key.clone());
         }
-        if self.unknown.read().unwrap_or_else(|e| e.into_inner()).contains(id) {
+        if self.unknown.contains(id) {
             return Err(ApiKeyFailure::Unknown);
         }
         let row = self.store.get_api_key(id).await.map_err(|e| {
@@ -155,11 +152,7 @@ impl ApiKeys {
                 Ok(key)
             }
             None => {
-                let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
-                if unknown.len() >= UNKNOWN_ENTRIES {
-                    unknown.clear();
-                }
-                unknown.insert(id.to_string());
+                self.unknown.remember(id);
                 Err(ApiKeyFailure::Unknown)
             }
         }
@@ -177,7 +170,7 @@ impl ApiKeys {
             })
             .collect();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
-        self.unknown.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.unknown.clear();
         Ok(())
     }
 

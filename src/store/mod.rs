@@ -133,6 +133,32 @@ async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) ->
     Ok(())
 }
 
+/// Ids the store answered "no such row" for, so a peer cycling made-up ids cannot turn every
+/// request into a database read. Bounded: cleared when full, and by its owner when the rows it
+/// stands for change.
+#[derive(Debug, Default)]
+pub struct UnknownIds(std::sync::RwLock<std::collections::HashSet<String>>);
+
+impl UnknownIds {
+    const MAX: usize = 10_000;
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(id)
+    }
+
+    pub fn remember(&self, id: &str) {
+        let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if ids.len() >= Self::MAX {
+            ids.clear();
+        }
+        ids.insert(id.to_string());
+    }
+
+    pub fn clear(&self) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 fn create_sqlite_parent_dir(url: &str) {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or_default();
