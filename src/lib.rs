@@ -3,12 +3,13 @@
 //!
 //! Modules follow the path of a request: [`tls`] accepts the connection and captures the client
 //! certificate, [`pki`] parses and checks it, [`oauth`] runs the endpoint's checks, [`jose`]
-//! signs the token, and [`store`] keeps clients, keys and revocations.
+//! signs the token, and [`store`] keeps clients, keys and revocations. [`domain`] is the model
+//! the authorization server and the resource server ([`rs`]) share.
 
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod demo_bank;
+pub mod domain;
 pub mod jose;
 pub mod oauth;
 pub mod pki;

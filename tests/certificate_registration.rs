@@ -2,8 +2,9 @@
 
 mod common;
 
-use certbound::client::{jwks_from_pem_certificates, AuthMethod, IssuerSerial, SubjectMatcher};
 use certbound::config::FileConfig;
+use certbound::domain::client::jwks_from_pem_certificates;
+use certbound::domain::{AuthMethod, IssuerSerial, SubjectMatcher};
 use certbound::pki::dev::{self, Authority, CertSpec, NameAttribute};
 use certbound::pki::{DistinguishedName, SpkiPin, Thumbprint};
 use common::{assert_invalid_client, pki_client, Db, TestEnv};
@@ -14,7 +15,7 @@ on_both_databases!(
     certificate_pins_accept_only_the_exact_certificate,
 );
 
-fn self_signed_client(id: &str, pems: &[&str]) -> certbound::client::Client {
+fn self_signed_client(id: &str, pems: &[&str]) -> certbound::domain::Client {
     let mut client = pki_client(id, SubjectMatcher::SanDns("unused".into()), "accounts");
     client.auth_method = AuthMethod::SelfSignedTlsClientAuth;
     client.subject = None;

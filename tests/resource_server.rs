@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certbound::config::FileConfig;
-use certbound::jose::{AccessTokenClaims, Audience, Confirmation};
+use certbound::domain::{AccessTokenClaims, Audience, Confirmation};
 use certbound::pki::dev::IssuedCert;
 use certbound::pki::Thumbprint;
 use certbound::rs::api_keys::ApiKeyFailure;
@@ -198,7 +198,7 @@ async fn a_token_replayed_over_another_certificate_is_refused(db: Db) {
     // A token without cnf (client registered without binding) is refused by default.
     let mut unbound = common::pki_client(
         "loose",
-        certbound::client::SubjectMatcher::Dn(certbound::pki::DistinguishedName::parse("CN=loose").unwrap()),
+        certbound::domain::SubjectMatcher::Dn(certbound::pki::DistinguishedName::parse("CN=loose").unwrap()),
         "accounts",
     );
     unbound.bound_access_tokens = false;
@@ -247,9 +247,10 @@ async fn malformed_forged_and_expired_tokens_are_refused(db: Db) {
         jti: certbound::jose::random_id(),
         iat: certbound::now(),
         exp: certbound::now() + 60,
-        cnf: Some(Confirmation {
-            x5t_s256: base["cnf"]["x5t#S256"].as_str().map(String::from),
-        }),
+        cnf: base["cnf"]["x5t#S256"]
+            .as_str()
+            .and_then(certbound::pki::Thumbprint::from_base64url)
+            .map(Confirmation::X5tS256),
     };
     let issuer = env.issuer();
     let signature = token.split('.').nth(2).unwrap();

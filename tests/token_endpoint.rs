@@ -2,7 +2,7 @@
 
 mod common;
 
-use certbound::client::SubjectMatcher;
+use certbound::domain::SubjectMatcher;
 use certbound::pki::dev::{Authority, CertSpec, NameAttribute};
 use certbound::pki::DistinguishedName;
 use common::{assert_invalid_client, jwt_payload, pki_client, x5t_s256, Db, TestEnv};
@@ -326,7 +326,7 @@ async fn unknown_and_disabled_clients_are_invalid_client(db: Db) {
     let (status, _) = env.token(&http, "tpp1", &[]).await;
     assert_eq!(status, 200, "cached now");
     env.store
-        .set_client_status("tpp1", certbound::client::ClientStatus::Disabled)
+        .set_client_status("tpp1", certbound::domain::ClientStatus::Disabled)
         .await
         .unwrap();
     // The server polls for changes every 100 ms in tests; the cached client must be dropped.
@@ -411,13 +411,13 @@ async fn resource_indicators_set_the_audience(db: Db) {
 async fn grant_type_errors(db: Db) {
     let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
-    // Registered only for a grant it may not use here.
+    // Registered for no grant at all.
     let mut other = pki_client(
         "tpp2",
         SubjectMatcher::Dn(DistinguishedName::parse("CN=tpp2").unwrap()),
         "accounts",
     );
-    other.grant_types = vec!["authorization_code".into()];
+    other.grant_types = vec![];
     env.store.insert_client(&other).await.unwrap();
 
     let http = env.http(Some(&env.issue("tpp1")));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
-use certbound::client::{AuthMethod, Client, ClientStatus, SubjectMatcher};
+use certbound::domain::{AuthMethod, Client, ClientStatus, SubjectMatcher};
 use certbound::pki::dev::{CertSpec, IssuedCert, PkiLayout};
 use certbound::pki::{certs_from_pem, DistinguishedName, Thumbprint};
 use certbound::store::Store;
@@ -137,7 +137,7 @@ fn registration(id: &str) -> Client {
         name: id.to_string(),
         status: ClientStatus::Active,
         auth_method: AuthMethod::TlsClientAuth,
-        grant_types: vec!["client_credentials".into()],
+        grant_types: vec![certbound::domain::GrantType::ClientCredentials],
         scopes: vec!["accounts".into()],
         redirect_uris: Vec::new(),
         bound_access_tokens: true,

@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::{pin_from_arg, CliResult};
-use crate::client::{jwks_from_pem_certificates, AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
+use crate::domain::client::jwks_from_pem_certificates;
+use crate::domain::{AuthMethod, Client, ClientStatus, GrantType, IssuerSerial, SubjectMatcher};
 use crate::pki::{SpkiPin, Thumbprint};
 use crate::store::Store;
 
@@ -209,9 +210,9 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
         status: ClientStatus::Active,
         auth_method,
         grant_types: if add.grants.is_empty() {
-            vec!["client_credentials".into()]
+            vec![GrantType::ClientCredentials]
         } else {
-            add.grants
+            add.grants.iter().map(|g| g.parse()).collect::<Result<_, _>>()?
         },
         scopes: add.scope.split_whitespace().map(String::from).collect(),
         redirect_uris: Vec::new(),
@@ -236,7 +237,7 @@ fn client_json(c: &Client) -> serde_json::Value {
         "client_name": c.name,
         "status": c.status.as_str(),
         "token_endpoint_auth_method": c.auth_method.as_str(),
-        "grant_types": c.grant_types,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scope": c.scopes.join(" "),
         "tls_client_certificate_bound_access_tokens": c.bound_access_tokens,
         "ca_pins": c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),

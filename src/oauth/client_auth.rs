@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::client::{AuthMethod, ClientStatus, SubjectMatcher};
+use crate::domain::{AuthMethod, Client, ClientStatus, SubjectMatcher};
 use crate::pki::{email_matches, ChainError, ClientCertificate, Thumbprint};
 use crate::tls::PeerCertificate;
 
@@ -20,7 +20,7 @@ pub struct VerifiedClient {
 }
 
 impl VerifiedClient {
-    pub fn client(&self) -> &crate::client::Client {
+    pub fn client(&self) -> &Client {
         &self.client.client
     }
 

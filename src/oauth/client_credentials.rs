@@ -5,6 +5,7 @@ use axum::response::Response;
 use super::access_token::{self, Grant};
 use super::client_auth::VerifiedClient;
 use super::{OAuthError, OAuthForm, Shared};
+use crate::domain::scope::{self, ScopeError};
 
 pub fn grant(state: &Shared, client: &VerifiedClient, form: &OAuthForm) -> Result<Response, OAuthError> {
     let scope = granted_scope(client, form.get("scope"))?;
@@ -15,25 +16,10 @@ pub fn grant(state: &Shared, client: &VerifiedClient, form: &OAuthForm) -> Resul
 /// RFC 6749 §3.3: a requested scope must be a subset of the client's; with none requested,
 /// the client's registered scopes are granted.
 pub fn granted_scope(client: &VerifiedClient, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
-    let allowed = &client.client().scopes;
-    let Some(requested) = requested else {
-        return Ok(allowed.clone());
-    };
-    let mut granted: Vec<String> = Vec::new();
-    for scope in requested.split(' ').filter(|s| !s.is_empty()) {
-        if !crate::client::is_scope_token(scope) {
-            return Err(OAuthError::InvalidScope("malformed scope"));
-        }
-        if !allowed.iter().any(|a| a == scope) {
-            return Err(OAuthError::InvalidScope(
-                "a requested scope is not allowed for this client",
-            ));
-        }
-        if !granted.iter().any(|g| g == scope) {
-            granted.push(scope.to_string());
-        }
-    }
-    Ok(granted)
+    scope::granted(&client.client().scopes, requested).map_err(|e| match e {
+        ScopeError::Malformed => OAuthError::InvalidScope("malformed scope"),
+        ScopeError::NotAllowed => OAuthError::InvalidScope("a requested scope is not allowed for this client"),
+    })
 }
 
 /// RFC 8707 §2: each `resource` is an absolute URI without a fragment.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::client::Client;
+use crate::domain::Client;
 use crate::pki::{DistinguishedName, Thumbprint};
 use crate::store::{Store, StoreError, UnknownIds};
 

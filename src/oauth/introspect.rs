@@ -9,7 +9,7 @@ use serde_json::json;
 use super::client_auth::{self, VerifiedClient};
 use super::error::no_store;
 use super::{AppState, OAuthError, OAuthForm};
-use crate::jose::AccessTokenClaims;
+use crate::domain::AccessTokenClaims;
 use crate::tls::PeerCertificate;
 
 pub async fn handle(

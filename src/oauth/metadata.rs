@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{AppState, Endpoints};
+use crate::domain::GrantType;
 
 const AUTH_METHODS: [&str; 2] = ["tls_client_auth", "self_signed_tls_client_auth"];
 
@@ -18,7 +19,7 @@ pub fn render(endpoints: &Endpoints) -> bytes::Bytes {
         "jwks_uri": format!("{issuer}/jwks"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
-        "grant_types_supported": super::SUPPORTED_GRANT_TYPES,
+        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,

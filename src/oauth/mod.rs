@@ -27,9 +27,6 @@ use crate::pki::TrustStore;
 use crate::rs::{ApiKeys, Revocations};
 use crate::store::Store;
 
-/// Grant types this server implements.
-pub const SUPPORTED_GRANT_TYPES: &[&str] = &["client_credentials"];
-
 /// Public URLs of the endpoints. With a separate mTLS listener, `mtls_base` is where clients
 /// must send authenticated requests (RFC 8705 §5).
 #[derive(Debug, Clone)]

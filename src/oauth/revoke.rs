@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::client_auth;
 use super::error::no_store;
 use super::{AppState, OAuthError, OAuthForm};
+use crate::domain::AccessTokenClaims;
 use crate::tls::PeerCertificate;
 
 pub async fn handle(
@@ -19,7 +20,7 @@ pub async fn handle(
 ) -> Result<Response, OAuthError> {
     let token = form.require("token", "token is required")?;
     let client = client_auth::authenticate(&state, &peer, &form).await?;
-    match state.keys().verify(token, state.issuer()) {
+    match state.keys().verify::<AccessTokenClaims>(token, state.issuer()) {
         Ok(claims) if claims.client_id == client.id() => {
             state
                 .store

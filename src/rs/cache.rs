@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-use super::{Claims, RsError};
-use crate::pki::Thumbprint;
+use super::Claims;
+use crate::domain::Confirmation;
 
 /// Bound on cached tokens (a few hundred bytes each).
 const ENTRIES: usize = 10_000;
@@ -20,19 +20,13 @@ pub struct Verified {
     pub(super) scopes: Vec<String>,
     pub(super) jti: String,
     pub(super) exp: i64,
-    pub(super) cnf: Option<Thumbprint>,
+    pub(super) cnf: Option<Confirmation>,
     pub(super) authorization_details: Option<Value>,
 }
 
 impl Verified {
-    pub(super) fn from_claims(claims: Claims) -> Result<Self, RsError> {
-        let cnf = match claims.cnf.and_then(|c| c.x5t_s256) {
-            Some(t) => {
-                Some(Thumbprint::from_base64url(&t).ok_or(RsError::InvalidToken("the access token is invalid"))?)
-            }
-            None => None,
-        };
-        Ok(Self {
+    pub(super) fn from_claims(claims: Claims) -> Self {
+        Self {
             client_id: claims.client_id,
             scopes: claims
                 .scope
@@ -42,9 +36,9 @@ impl Verified {
                 .collect(),
             jti: claims.jti,
             exp: claims.exp,
-            cnf,
+            cnf: claims.cnf,
             authorization_details: claims.authorization_details,
-        })
+        }
     }
 }
 

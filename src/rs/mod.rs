@@ -31,7 +31,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::jose::{Audience, TokenError};
+use crate::domain::scope::is_scope_token;
+use crate::domain::{Audience, Binding, Confirmation};
+use crate::jose::TokenError;
 use crate::oauth::AppState;
 use crate::pki::Thumbprint;
 use crate::tls::PeerCertificate;
@@ -72,7 +74,7 @@ impl Policy {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        match self.scopes.iter().find(|s| !crate::client::is_scope_token(s)) {
+        match self.scopes.iter().find(|s| !is_scope_token(s)) {
             Some(bad) => Err(format!("invalid scope {bad:?}")),
             None => Ok(()),
         }
@@ -320,7 +322,7 @@ impl Guard {
             })
         })?;
         check_audience(&self.0.audiences, &claims.aud)?;
-        let verified = Arc::new(Verified::from_claims(claims)?);
+        let verified = Arc::new(Verified::from_claims(claims));
         self.0.cache.insert(token, verified.clone(), now);
         Ok(verified)
     }
@@ -336,7 +338,7 @@ struct Claims {
     jti: String,
     exp: i64,
     #[serde(default)]
-    cnf: Option<crate::jose::Confirmation>,
+    cnf: Option<Confirmation>,
     #[serde(default)]
     authorization_details: Option<Value>,
 }
@@ -388,11 +390,7 @@ fn check_token68(token: &str) -> Result<(), RsError> {
 }
 
 fn check_audience(accepted: &[String], aud: &Audience) -> Result<(), RsError> {
-    let ok = match aud {
-        Audience::One(a) => accepted.contains(a),
-        Audience::Many(list) => list.iter().any(|a| accepted.contains(a)),
-    };
-    if ok {
+    if aud.any_of(accepted) {
         Ok(())
     } else {
         Err(RsError::InvalidToken(
@@ -426,16 +424,16 @@ fn check_certificate_binding(
     cert: &PeerCertificate,
 ) -> Result<Option<Thumbprint>, RsError> {
     let presented = cert.get().map(|c| *c.thumbprint());
-    match (&token.cnf, presented) {
-        (Some(bound), Some(presented)) if *bound == presented => Ok(Some(presented)),
-        (Some(_), Some(_)) => Err(RsError::InvalidToken(
+    match token.cnf.as_ref().map(|cnf| cnf.check(presented.as_ref())) {
+        Some(Binding::Holds) => Ok(presented),
+        Some(Binding::Mismatch) => Err(RsError::InvalidToken(
             "the access token is bound to a different certificate",
         )),
-        (Some(_), None) => Err(RsError::InvalidToken(
+        Some(Binding::Absent) => Err(RsError::InvalidToken(
             "the access token is certificate-bound; present the certificate",
         )),
-        (None, presented) if policy.allow_unbound => Ok(presented),
-        (None, _) => Err(RsError::InvalidToken("the access token is not certificate-bound")),
+        None if policy.allow_unbound => Ok(presented),
+        None => Err(RsError::InvalidToken("the access token is not certificate-bound")),
     }
 }
 

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 
 use super::{bump_revision, int, is_unique_violation, opt_text, text, Store, StoreError};
-use crate::client::{Client, ClientStatus, SubjectMatcher};
+use crate::domain::{Client, ClientStatus, GrantType, SubjectMatcher};
 use crate::pki::{SpkiPin, Thumbprint};
 
 const COLUMNS: &str = "client_id, name, status, auth_method, grant_types, scopes, redirect_uris, \
@@ -28,7 +28,7 @@ impl Store {
             .bind(&c.name)
             .bind(c.status.as_str())
             .bind(c.auth_method.as_str())
-            .bind(c.grant_types.join(" "))
+            .bind(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "))
             .bind(c.scopes.join(" "))
             .bind(json(&c.redirect_uris))
             .bind(i64::from(c.bound_access_tokens))
@@ -107,7 +107,11 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
         name: text(row, "name")?,
         status: text(row, "status")?.parse().map_err(corrupt("status"))?,
         auth_method: text(row, "auth_method")?.parse().map_err(corrupt("auth_method"))?,
-        grant_types: words(text(row, "grant_types")?),
+        grant_types: words(text(row, "grant_types")?)
+            .iter()
+            .map(|g| g.parse::<GrantType>())
+            .collect::<Result<_, _>>()
+            .map_err(corrupt("grant_types"))?,
         scopes: words(text(row, "scopes")?),
         redirect_uris: parse_json("redirect_uris", &text(row, "redirect_uris")?)?,
         bound_access_tokens: int(row, "bound_access_tokens")? != 0,

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use certbound::client::{AuthMethod, Client, ClientStatus, SubjectMatcher};
 use certbound::config::{FileConfig, Settings};
+use certbound::domain::{AuthMethod, Client, ClientStatus, SubjectMatcher};
 use certbound::pki::dev::{Authority, CertSpec, IssuedCert, PkiLayout};
 use certbound::pki::DistinguishedName;
 use certbound::server::RunningServer;
@@ -233,7 +233,7 @@ pub fn pki_client(id: &str, subject: SubjectMatcher, scopes: &str) -> Client {
         name: id.into(),
         status: ClientStatus::Active,
         auth_method: AuthMethod::TlsClientAuth,
-        grant_types: vec!["client_credentials".into()],
+        grant_types: vec![certbound::domain::GrantType::ClientCredentials],
         scopes: scopes.split_whitespace().map(String::from).collect(),
         redirect_uris: vec![],
         bound_access_tokens: true,

@@ -1,0 +1,15 @@
+//! The domain model that the authorization server (`oauth`) and the resource server (`rs`) share
+//! without knowing each other: registered clients, grant types, scopes, and what an access token
+//! says and whom it is bound to. It depends on nothing above `pki`: no endpoint, no storage, no
+//! HTTP.
+
+pub mod client;
+pub mod confirmation;
+pub mod grant_type;
+pub mod scope;
+pub mod token;
+
+pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
+pub use confirmation::{Binding, Confirmation};
+pub use grant_type::GrantType;
+pub use token::{AccessTokenClaims, Audience};

@@ -1,0 +1,40 @@
+//! What a JWT access token issued by certbound says (RFC 9068 §2.2): read by introspection and
+//! by resource servers.
+
+use serde::{Deserialize, Serialize};
+
+use super::Confirmation;
+
+/// `aud`: one string, or several when several `resource`s were requested (RFC 8707).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether any audience of the token is one of `accepted`.
+    pub fn any_of(&self, accepted: &[String]) -> bool {
+        match self {
+            Audience::One(a) => accepted.contains(a),
+            Audience::Many(list) => list.iter().any(|a| accepted.contains(a)),
+        }
+    }
+}
+
+/// RFC 9068 §2.2 access token claims.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
