@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::jose::SigningAlg;
+use crate::jose::{KekSource, SigningAlg};
 use crate::rs::Policy;
 use crate::tls::forwarded::{Forwarding, ForwardingConfig};
 
@@ -47,15 +47,6 @@ pub struct FileConfig {
 pub enum LogFormat {
     Human,
     Json,
-}
-
-/// Where the key-encryption key comes from.
-#[derive(Debug, Clone)]
-pub enum KekSource {
-    /// Base64 of 32 bytes, from the config file or `CERTBOUND_KEK`.
-    Inline(String),
-    /// A file holding it, generated on first start (development default).
-    File(PathBuf),
 }
 
 /// The second listener for mutual TLS when a deployment splits it from the public one

@@ -15,7 +15,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
-use crate::jose::{keys, KeyEncryptionKey};
+use crate::jose::KeyEncryptionKey;
+use crate::oauth::signing_keys as keys;
 use crate::oauth::{self, AppState, Endpoints, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;

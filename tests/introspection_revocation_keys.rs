@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use certbound::config::FileConfig;
-use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
+use certbound::jose::{KeyEncryptionKey, SigningAlg};
+use certbound::oauth::signing_keys as keys;
 use common::{assert_invalid_client, post_form, Db, TestEnv};
 use serde_json::Value;
 
@@ -123,7 +124,7 @@ async fn rotated_keys_keep_old_tokens_verifiable(db: Db) {
     let before = token_for(&env, &http, "tpp1").await;
     let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
 
-    let kek = KeyEncryptionKey::load(&certbound::config::KekSource::File(
+    let kek = KeyEncryptionKey::load(&certbound::jose::KekSource::File(
         env.dir.path().join("certbound-data/kek"),
     ))
     .unwrap();

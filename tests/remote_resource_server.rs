@@ -9,7 +9,8 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
-use certbound::jose::{keys, KeyEncryptionKey, SigningAlg};
+use certbound::jose::{KeyEncryptionKey, SigningAlg};
+use certbound::oauth::signing_keys as keys;
 use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
 use certbound::rs::{ApiKeys, Authenticated, Guard, Policy};
 use certbound::store::Store;
@@ -129,7 +130,7 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
     );
 
     // After a rotation at the AS, a token with the new kid triggers one refresh and verifies.
-    let kek = KeyEncryptionKey::load(&certbound::config::KekSource::File(
+    let kek = KeyEncryptionKey::load(&certbound::jose::KekSource::File(
         env.dir.path().join("certbound-data/kek"),
     ))
     .unwrap();

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::CliResult;
 use crate::config::Settings;
-use crate::jose::{keys, KeyEncryptionKey, SigningAlg};
+use crate::jose::{KeyEncryptionKey, SigningAlg};
+use crate::oauth::signing_keys as keys;
 use crate::store::Store;
 
 #[derive(Subcommand, Debug)]

@@ -5,7 +5,14 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::config::KekSource;
+/// Where the key-encryption key comes from.
+#[derive(Debug, Clone)]
+pub enum KekSource {
+    /// Base64 of 32 bytes, from the config file or `CERTBOUND_KEK`.
+    Inline(String),
+    /// A file holding it, generated on first start (development default).
+    File(std::path::PathBuf),
+}
 
 pub struct KeyEncryptionKey(LessSafeKey);
 

@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod metadata;
 pub mod revocation_list;
 pub mod revoke;
+pub mod signing_keys;
 pub mod token;
 
 use std::sync::{Arc, RwLock};

@@ -33,7 +33,8 @@ use serde_json::Value;
 
 use crate::domain::scope::is_scope_token;
 use crate::domain::{Audience, Binding, Confirmation};
-use crate::jose::TokenError;
+use crate::jose::profile::ACCESS_TOKEN;
+use crate::jose::{Expect, TokenError};
 use crate::oauth::AppState;
 use crate::pki::Thumbprint;
 use crate::tls::PeerCertificate;
@@ -311,7 +312,14 @@ impl Guard {
         }
         check_token68(token)?;
         let claims: Claims = match &self.0.keys {
-            Keys::Local(state) => state.keys().verifier().decode(token, &self.0.issuer, LEEWAY),
+            Keys::Local(state) => state.keys().verifier().decode(
+                token,
+                &ACCESS_TOKEN,
+                Expect {
+                    issuer: Some(&self.0.issuer),
+                    leeway: LEEWAY,
+                },
+            ),
             Keys::Remote(authority) => authority.decode(token, LEEWAY).await,
         }
         .map_err(|e| {

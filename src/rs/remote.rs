@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::Revocations;
-use crate::jose::{TokenError, Verifier};
+use crate::jose::profile::ACCESS_TOKEN;
+use crate::jose::{Expect, TokenError, Verifier};
 use crate::tls::client::HttpsClient;
 
 /// How a remote resource server reaches its authorization server.
@@ -89,15 +90,19 @@ impl RemoteAuthority {
     /// Verifies a token, refreshing the JWKS first if its `kid` is unknown and the last fetch
     /// is old enough.
     pub async fn decode<T: serde::de::DeserializeOwned>(&self, token: &str, leeway: u64) -> Result<T, TokenError> {
+        let expect = Expect {
+            issuer: Some(&self.config.issuer),
+            leeway,
+        };
         let verifier = self.current();
-        match verifier.decode(token, &self.config.issuer, leeway) {
+        match verifier.decode(token, &ACCESS_TOKEN, expect) {
             Err(TokenError::UnknownKey) => {
                 let kid = jsonwebtoken::decode_header(token)
                     .ok()
                     .and_then(|h| h.kid)
                     .ok_or(TokenError::UnknownKey)?;
                 self.refresh_for(&kid).await;
-                self.current().decode(token, &self.config.issuer, leeway)
+                self.current().decode(token, &ACCESS_TOKEN, expect)
             }
             other => other,
         }

@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use super::{KeyEncryptionKey, KeyError, KeyRing, SigningAlg, SigningKey};
+use crate::jose::kek::KekError;
+use crate::jose::{KeyEncryptionKey, KeyError, KeyRing, SigningAlg, SigningKey};
 use crate::store::keys::KeyRow;
 use crate::store::{Store, StoreError};
 
@@ -18,7 +19,7 @@ pub enum KeysError {
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
-    Kek(#[from] super::kek::KekError),
+    Kek(#[from] KekError),
 }
 
 /// Loads the key ring, generating a signing key for `alg` if the database has none.
