@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use certbound::config::{FileConfig, GatewayConfig, Settings};
+use certbound::config::{FileConfig, GatewayConfig, PolicyConfig, Settings};
 use certbound::pki::Thumbprint;
 use certbound::rs::gateway::CLIENT_ID_HEADER;
 use certbound::rs::{Guard, Policy};
@@ -213,7 +213,14 @@ fn run_server() {
             access_token_ttl: Some(ACCESS_TOKEN_TTL),
             gateway: Some(GatewayConfig {
                 audiences: Vec::new(),
-                policies: BTreeMap::from([(POLICY.to_string(), policy())]),
+                policies: BTreeMap::from([(
+                    POLICY.to_string(),
+                    PolicyConfig {
+                        scopes: vec![POLICY.into()],
+                        api_key: true,
+                        allow_unbound: false,
+                    },
+                )]),
             }),
             demo_bank: Some(false),
             ..FileConfig::default()
@@ -222,7 +229,7 @@ fn run_server() {
         let tls = certbound::tls::server_config(&settings.server_cert, &settings.server_key, true).expect("TLS");
         // Dropping it would shut the authorization server down.
         let running = certbound::server::start(settings).await.expect("server starts");
-        let guard = Guard::local(running.state.clone(), vec![running.issuer().to_string()]);
+        let guard = Guard::local(&running.local, vec![running.issuer().to_string()]);
         let app = Router::new().route("/open", get(handler)).merge(
             Router::new()
                 .route("/protected", get(handler))

@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
-use certbound::config::{FileConfig, GatewayConfig};
+use certbound::config::{FileConfig, GatewayConfig, PolicyConfig};
 use certbound::pki::dev::IssuedCert;
 use certbound::pki::Thumbprint;
-use certbound::rs::Policy;
 use certbound::tls::forwarded::{encode, ForwardFormat, ForwardingConfig};
 use common::{Db, TestEnv};
 use serde_json::Value;
@@ -153,7 +152,15 @@ async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
         });
         f.gateway = Some(GatewayConfig {
             audiences: vec![],
-            policies: [("accounts".to_string(), Policy::scopes(&["accounts"]).with_api_key())].into(),
+            policies: [(
+                "accounts".to_string(),
+                PolicyConfig {
+                    scopes: vec!["accounts".into()],
+                    api_key: true,
+                    allow_unbound: false,
+                },
+            )]
+            .into(),
         });
     })
     .await;

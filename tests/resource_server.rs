@@ -58,7 +58,7 @@ async fn server_sees_key(env: &TestEnv, key: &str, seen: impl Fn(Result<(), ApiK
     for _ in 0..100 {
         let result = env
             .server()
-            .state
+            .local
             .api_keys
             .verify(key, "-", None, certbound::now())
             .await;

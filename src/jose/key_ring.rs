@@ -1,6 +1,8 @@
 //! The keys in force on the authorization server: the one that signs, and every published one
 //! whose tokens may still be live.
 
+use std::sync::{Arc, RwLock};
+
 use serde_json::{json, Value};
 
 use super::profile::ACCESS_TOKEN;
@@ -51,5 +53,24 @@ impl KeyRing {
                 leeway: 0,
             },
         )
+    }
+}
+
+/// The key ring in force, swapped whole when keys change: the authorization server signs with
+/// it, and resource servers in the same process verify with it.
+pub struct LiveKeyRing(RwLock<Arc<KeyRing>>);
+
+impl LiveKeyRing {
+    pub fn new(ring: KeyRing) -> Self {
+        Self(RwLock::new(Arc::new(ring)))
+    }
+
+    /// The ring in force; a cheap clone of an `Arc`.
+    pub fn current(&self) -> Arc<KeyRing> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, ring: KeyRing) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
     }
 }

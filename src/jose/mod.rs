@@ -22,7 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use kek::{KekSource, KeyEncryptionKey};
-pub use key_ring::KeyRing;
+pub use key_ring::{KeyRing, LiveKeyRing};
 pub use profile::Profile;
 pub use signing::{JwtType, SigningKey};
 pub use verify::{Expect, VerificationKey, Verifier};

@@ -15,7 +15,7 @@ pub mod revoke;
 pub mod signing_keys;
 pub mod token;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,9 +23,8 @@ use axum::Router;
 pub use error::OAuthError;
 pub use form::OAuthForm;
 
-use crate::jose::KeyRing;
+use crate::jose::{KeyRing, LiveKeyRing};
 use crate::pki::TrustStore;
-use crate::rs::{ApiKeys, Revocations};
 use crate::store::Store;
 
 /// Public URLs of the endpoints. With a separate mTLS listener, `mtls_base` is where clients
@@ -42,10 +41,7 @@ pub struct Shared {
     pub store: Store,
     pub trust: TrustStore,
     pub clients: clients::ClientCache,
-    /// For resource servers in this process (demo bank, gateway mode).
-    pub api_keys: Arc<ApiKeys>,
-    pub revocations: Arc<Revocations>,
-    keys: RwLock<Arc<KeyRing>>,
+    keys: Arc<LiveKeyRing>,
     pub access_token_ttl: i64,
     metadata: bytes::Bytes,
 }
@@ -53,16 +49,20 @@ pub struct Shared {
 pub type AppState = Arc<Shared>;
 
 impl Shared {
-    pub fn new(endpoints: Endpoints, store: Store, trust: TrustStore, keys: KeyRing, access_token_ttl: i64) -> Self {
+    pub fn new(
+        endpoints: Endpoints,
+        store: Store,
+        trust: TrustStore,
+        keys: Arc<LiveKeyRing>,
+        access_token_ttl: i64,
+    ) -> Self {
         let metadata = metadata::render(&endpoints);
         Self {
             clients: clients::ClientCache::new(store.clone()),
-            api_keys: Arc::new(ApiKeys::new(store.clone())),
-            revocations: Arc::new(Revocations::default()),
             endpoints,
             store,
             trust,
-            keys: RwLock::new(Arc::new(keys)),
+            keys,
             access_token_ttl,
             metadata,
         }
@@ -70,11 +70,7 @@ impl Shared {
 
     /// The key ring in force; a cheap clone of an `Arc`.
     pub fn keys(&self) -> Arc<KeyRing> {
-        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn replace_keys(&self, ring: KeyRing) {
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        self.keys.current()
     }
 
     pub fn issuer(&self) -> &str {

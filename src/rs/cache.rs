@@ -5,13 +5,28 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::Claims;
-use crate::domain::Confirmation;
+use crate::domain::{Audience, Confirmation};
 
 /// Bound on cached tokens (a few hundred bytes each).
 const ENTRIES: usize = 10_000;
+
+/// Access-token claims a resource server reads (RFC 9068 §2.2, RFC 8705 §3.1, RFC 9396).
+#[derive(Debug, Deserialize)]
+pub(super) struct Claims {
+    pub(super) aud: Audience,
+    client_id: String,
+    #[serde(default)]
+    scope: Option<String>,
+    jti: String,
+    exp: i64,
+    #[serde(default)]
+    cnf: Option<Confirmation>,
+    #[serde(default)]
+    authorization_details: Option<Value>,
+}
 
 /// What verification established about a token.
 #[derive(Debug)]

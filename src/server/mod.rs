@@ -4,23 +4,21 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod routes;
+mod sync;
+
 use crate::config::Settings;
-use crate::jose::KeyEncryptionKey;
+use crate::jose::{KeyEncryptionKey, LiveKeyRing};
 use crate::oauth::signing_keys as keys;
-use crate::oauth::{self, AppState, Endpoints, Shared};
+use crate::oauth::{AppState, Endpoints, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
-use crate::rs::Guard;
+use crate::rs::{ApiKeys, LocalAuthority, Revocations};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +46,8 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub mtls_addr: Option<SocketAddr>,
     pub state: AppState,
+    /// This server as resource servers in its process see it.
+    pub local: LocalAuthority,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -122,17 +122,24 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         trust.add_pem_file(path)?;
     }
 
-    let endpoints = Endpoints { issuer, mtls_base };
-    let state: AppState = Arc::new(Shared::new(endpoints, store.clone(), trust, ring, ttl));
-    state.api_keys.reload().await?;
-    state.revocations.replace(
+    let keys = Arc::new(LiveKeyRing::new(ring));
+    let local = LocalAuthority {
+        issuer: issuer.clone(),
+        keys: keys.clone(),
+        revocations: Arc::new(Revocations::default()),
+        api_keys: Arc::new(ApiKeys::new(store.clone())),
+    };
+    local.api_keys.reload().await?;
+    local.revocations.replace(
         store
             .live_revocations(crate::now())
             .await?
             .into_iter()
             .map(|(jti, _)| jti),
     );
-    let app = router(state.clone(), &settings);
+    let endpoints = Endpoints { issuer, mtls_base };
+    let state: AppState = Arc::new(Shared::new(endpoints, store, trust, keys, ttl));
+    let app = routes::router(state.clone(), &local, &settings);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -156,130 +163,23 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
             signalled(shutdown_rx.clone()),
         ));
     }
-    tasks.spawn(keep_in_step(state.clone(), kek, settings, signalled(shutdown_rx)));
+    tasks.spawn(sync::keep_in_step(
+        state.clone(),
+        local.clone(),
+        kek,
+        settings,
+        signalled(shutdown_rx),
+    ));
 
     tracing::info!(%local_addr, issuer = state.issuer(), "certbound is listening");
     Ok(RunningServer {
         local_addr,
         mtls_addr,
         state,
+        local,
         shutdown,
         tasks,
     })
-}
-
-/// The AS routes, health, and the optional in-process resource servers.
-fn router(state: AppState, settings: &Settings) -> Router {
-    let mut app = oauth::router(state.clone()).merge(
-        Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready))
-            .with_state(state.clone()),
-    );
-    let issuer = state.issuer().to_string();
-    if settings.demo_bank {
-        let audiences = vec![issuer.clone(), format!("{issuer}{}", crate::demo_bank::PATH)];
-        app = app.merge(crate::demo_bank::router(&Guard::local(state.clone(), audiences)));
-    }
-    if let Some(gateway) = &settings.gateway {
-        let audiences = if gateway.audiences.is_empty() {
-            vec![issuer]
-        } else {
-            gateway.audiences.clone()
-        };
-        app = app.merge(crate::rs::gateway::router(
-            Guard::local(state, audiences),
-            gateway.policies.clone(),
-        ));
-    }
-    app
-}
-
-/// Ready when the database answers and a signing key is loaded.
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
-        Ok(()) if state.keys().kids().next().is_some() => (StatusCode::OK, "ready"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready"),
-    }
-}
-
-/// Polls the store's change counters and brings each in-memory copy up to date: the client
-/// cache is cleared, and keys, API keys and revocations reloaded, when theirs changes. A reload
-/// that fails is retried on the next tick. Keys and revocations are also reloaded every minute,
-/// so retired keys and expired revocations age out; API key use is flushed every ten ticks.
-async fn keep_in_step(
-    state: AppState,
-    kek: KeyEncryptionKey,
-    settings: Settings,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    const PERIODIC: Duration = Duration::from_secs(60);
-    tokio::pin!(stop);
-    let ttl = settings.access_token_ttl as i64;
-    let mut seen = state.store.revisions().await.unwrap_or_default();
-    let mut tick = tokio::time::interval(settings.reload_interval);
-    let started = tokio::time::Instant::now();
-    let (mut keys_loaded, mut revocations_loaded, mut flushed, mut purged) = (started, started, started, started);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = &mut stop => {
-                let _ = state.api_keys.flush_last_used().await;
-                return;
-            }
-        }
-        let now = match state.store.revisions().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "polling for changes failed");
-                continue;
-            }
-        };
-        if now.clients != seen.clients {
-            state.clients.clear();
-            seen.clients = now.clients;
-            tracing::info!("clients changed; cache cleared");
-        }
-        if now.keys != seen.keys || keys_loaded.elapsed() > PERIODIC {
-            match keys::load_ring(&state.store, &kek, settings.signing_alg, ttl).await {
-                Ok(ring) => {
-                    if now.keys != seen.keys {
-                        tracing::info!(kid = ring.signing_key().kid(), "signing keys reloaded");
-                    }
-                    state.replace_keys(ring);
-                    seen.keys = now.keys;
-                    keys_loaded = tokio::time::Instant::now();
-                }
-                Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
-            }
-        }
-        if now.api_keys != seen.api_keys {
-            match state.api_keys.reload().await {
-                Ok(()) => seen.api_keys = now.api_keys,
-                Err(e) => tracing::warn!(error = %e, "reloading API keys failed"),
-            }
-        }
-        if now.revocations != seen.revocations || revocations_loaded.elapsed() > PERIODIC {
-            match state.store.live_revocations(crate::now()).await {
-                Ok(list) => {
-                    state.revocations.replace(list.into_iter().map(|(jti, _)| jti));
-                    seen.revocations = now.revocations;
-                    revocations_loaded = tokio::time::Instant::now();
-                }
-                Err(e) => tracing::warn!(error = %e, "reloading revocations failed"),
-            }
-        }
-        if flushed.elapsed() > settings.reload_interval * 10 {
-            if let Err(e) = state.api_keys.flush_last_used().await {
-                tracing::warn!(error = %e, "recording API key use failed");
-            }
-            flushed = tokio::time::Instant::now();
-        }
-        if purged.elapsed() > Duration::from_secs(3600) {
-            let _ = state.store.purge_expired_revocations(crate::now()).await;
-            purged = tokio::time::Instant::now();
-        }
-    }
 }
 
 /// The data directory holds the database and key material: owner-only when we create it.

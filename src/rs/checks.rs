@@ -1,0 +1,165 @@
+//! The resource server's checks, each with one job and one error; [`Guard::check`] runs them in
+//! order.
+//!
+//! [`Guard::check`]: super::Guard::check
+
+use axum::http::{header, HeaderMap};
+
+use super::api_keys::{self, ApiKeys};
+use super::{Policy, Revocations, RsError, Verified, LEEWAY};
+use crate::domain::{Audience, Binding};
+use crate::pki::Thumbprint;
+use crate::tls::PeerCertificate;
+
+/// RFC 6750 §2.3 allows tokens in the query; FAPI and this server do not (they end up in logs).
+pub(super) fn check_no_token_in_query(query: Option<&str>) -> Result<(), RsError> {
+    let in_query = query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next().is_some_and(|name| name == "access_token"))
+    });
+    if in_query {
+        Err(RsError::InvalidRequest(
+            "access tokens are not accepted in the query string",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>` header. The token's characters
+/// are checked on a cache miss only ([`check_token68`]): a cache hit is a token seen valid.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Result<&str, RsError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(RsError::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(RsError::InvalidRequest("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| RsError::InvalidRequest("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(RsError::InvalidRequest("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(RsError::MissingToken);
+    }
+    Ok(token.trim())
+}
+
+/// RFC 6750 §2.1 `b64token` characters.
+pub(super) fn check_token68(token: &str) -> Result<(), RsError> {
+    let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    if token.is_empty() || !token.bytes().all(token68) {
+        return Err(RsError::InvalidRequest("malformed bearer token"));
+    }
+    Ok(())
+}
+
+pub(super) fn check_audience(accepted: &[String], aud: &Audience) -> Result<(), RsError> {
+    if aud.any_of(accepted) {
+        Ok(())
+    } else {
+        Err(RsError::InvalidToken(
+            "the access token is not for this resource server",
+        ))
+    }
+}
+
+/// Checked on every request, cached or not.
+pub(super) fn check_not_expired(token: &Verified, now: i64) -> Result<(), RsError> {
+    if now <= token.exp + LEEWAY as i64 {
+        Ok(())
+    } else {
+        Err(RsError::InvalidToken("the access token expired"))
+    }
+}
+
+pub(super) fn check_not_revoked(revocations: &Revocations, token: &Verified) -> Result<(), RsError> {
+    if revocations.contains(&token.jti) {
+        Err(RsError::InvalidToken("the access token was revoked"))
+    } else {
+        Ok(())
+    }
+}
+
+/// RFC 8705 §3: the certificate on this connection must be the one the token is bound to.
+/// Checked on every request, cached or not.
+pub(super) fn check_sender_binding(
+    policy: &Policy,
+    token: &Verified,
+    cert: &PeerCertificate,
+) -> Result<Option<Thumbprint>, RsError> {
+    let presented = cert.get().map(|c| *c.thumbprint());
+    match token.cnf.as_ref().map(|cnf| cnf.check(presented.as_ref())) {
+        Some(Binding::Holds) => Ok(presented),
+        Some(Binding::Mismatch) => Err(RsError::InvalidToken(
+            "the access token is bound to a different certificate",
+        )),
+        Some(Binding::Absent) => Err(RsError::InvalidToken(
+            "the access token is certificate-bound; present the certificate",
+        )),
+        None if policy.allow_unbound => Ok(presented),
+        None => Err(RsError::InvalidToken("the access token is not certificate-bound")),
+    }
+}
+
+pub(super) fn check_scopes(policy: &Policy, token: &Verified) -> Result<(), RsError> {
+    let granted = |s: &String| token.scopes.iter().any(|g| g == s);
+    if policy.scopes.iter().all(granted) {
+        Ok(())
+    } else {
+        Err(RsError::InsufficientScope(policy.scopes.join(" ")))
+    }
+}
+
+/// The `x-api-key` must be a live key of the token's client, and, if the key is bound to
+/// certificates, presented over one of them. Every failure reads the same to the caller.
+pub(super) async fn check_api_key(
+    keys: &ApiKeys,
+    headers: &HeaderMap,
+    token: &Verified,
+    cert: &PeerCertificate,
+    now: i64,
+) -> Result<(), RsError> {
+    let refused = RsError::InvalidToken("the request's credentials do not belong together");
+    let mut values = headers.get_all(api_keys::HEADER).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(refused);
+    };
+    let presented = value.to_str().map_err(|_| refused.clone())?;
+    keys.verify(presented, &token.client_id, cert.get().map(|c| c.thumbprint()), now)
+        .await
+        .map_err(|reason| {
+            tracing::warn!(client_id = %token.client_id, %reason, "API key refused");
+            refused
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer_token(&h), Err(RsError::MissingToken));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&h), Err(RsError::MissingToken));
+        h.insert(header::AUTHORIZATION, "bearer a.b.c".parse().unwrap());
+        assert_eq!(bearer_token(&h), Ok("a.b.c"));
+        assert!(check_token68("a.b.c").is_ok());
+        assert!(matches!(check_token68("a b"), Err(RsError::InvalidRequest(_))));
+        assert!(matches!(check_token68(""), Err(RsError::InvalidRequest(_))));
+        h.append(header::AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert!(matches!(bearer_token(&h), Err(RsError::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn query_tokens_are_refused() {
+        assert!(check_no_token_in_query(Some("a=1&access_token=x")).is_err());
+        assert!(check_no_token_in_query(Some("not_access_token=x")).is_ok());
+        assert!(check_no_token_in_query(None).is_ok());
+    }
+}
