@@ -7,19 +7,23 @@
 //! else is refused with 400, so a misconfiguration is visible instead of silently exploitable
 //! (Keycloak CVE-2024-10039).
 
+mod codec;
+mod config;
+mod error;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use http::{HeaderMap, HeaderName};
-use rustls_pki_types::CertificateDer;
-use serde::Deserialize;
 
 use super::PeerCertificate;
-use crate::pki::{certs_from_pem, ClientCertificate, Thumbprint, MAX_CHAIN_LEN};
+use crate::pki::{ClientCertificate, Thumbprint, MAX_CHAIN_LEN};
+
+pub use codec::{decode, encode};
+pub use config::{ForwardFormat, ForwardingConfig, IpNet};
+pub use error::ForwardError;
 
 /// Header names proxies use for client certificates. Any of them on a request from an untrusted
 /// peer is refused.
@@ -40,145 +44,6 @@ const KNOWN_HEADERS: [HeaderName; 10] = [
 const PARSED_CACHE_ENTRIES: usize = 1024;
 /// Longest header value accepted (a chain of MAX_CHAIN_LEN certificates, URL-escaped PEM).
 const MAX_HEADER_LEN: usize = 48 * 1024;
-
-/// How a proxy encodes the certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ForwardFormat {
-    /// RFC 9440 `Client-Cert: :BASE64-DER:` and `Client-Cert-Chain`.
-    Rfc9440,
-    /// nginx `$ssl_client_escaped_cert`: URL-escaped PEM (default header `X-SSL-Client-Cert`).
-    Nginx,
-    /// Envoy `X-Forwarded-Client-Cert` with `Cert="…"` and optionally `Chain="…"`.
-    Envoy,
-    /// AWS ALB `X-Amzn-Mtls-Clientcert`: URL-encoded PEM chain that leaves `+`, `/`, `=` raw.
-    AwsAlb,
-    /// HAProxy `ssl_c_der,base64` (default header `X-SSL-Client-Der`).
-    Haproxy,
-}
-
-impl ForwardFormat {
-    fn default_header(self) -> &'static str {
-        match self {
-            ForwardFormat::Rfc9440 => "client-cert",
-            ForwardFormat::Nginx => "x-ssl-client-cert",
-            ForwardFormat::Envoy => "x-forwarded-client-cert",
-            ForwardFormat::AwsAlb => "x-amzn-mtls-clientcert",
-            ForwardFormat::Haproxy => "x-ssl-client-der",
-        }
-    }
-}
-
-impl FromStr for ForwardFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        serde_json::from_value(serde_json::Value::String(s.to_string()))
-            .map_err(|_| format!("unknown forwarding format {s:?} (rfc9440, nginx, envoy, aws-alb, haproxy)"))
-    }
-}
-
-/// An IP network, `10.0.0.0/8` or a single address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl FromStr for IpNet {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not an IP address or CIDR");
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (
-                a.parse::<IpAddr>().map_err(|_| bad())?,
-                Some(p.parse::<u8>().map_err(|_| bad())?),
-            ),
-            None => (s.parse::<IpAddr>().map_err(|_| bad())?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(Self { addr, prefix })
-    }
-}
-
-impl IpNet {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// Forwarding settings of one listener, as configured.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForwardingConfig {
-    pub format: Option<String>,
-    /// Header to read, for formats whose header name varies by deployment.
-    pub header: Option<String>,
-    /// Proxies trusted by source address (CIDRs).
-    #[serde(default)]
-    pub trusted_proxies: Vec<String>,
-    /// Proxies trusted by the `x5t#S256` of the client certificate they present to certbound.
-    #[serde(default)]
-    pub trusted_proxy_certs: Vec<String>,
-}
-
-/// Why a request's certificate headers were refused; each is a 400.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardError {
-    UntrustedPeer,
-    Duplicate,
-    TooLong,
-    Unparsable,
-}
-
-impl std::fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.description())
-    }
-}
-
-impl std::error::Error for ForwardError {}
-
-impl ForwardError {
-    pub fn description(&self) -> &'static str {
-        match self {
-            ForwardError::UntrustedPeer => "client certificate headers are not accepted from this peer",
-            ForwardError::Duplicate => "the client certificate header appears more than once",
-            ForwardError::TooLong => "the forwarded client certificate chain is too long",
-            ForwardError::Unparsable => "the forwarded client certificate cannot be parsed",
-        }
-    }
-}
-
-/// Refused before any endpoint runs: 400 `invalid_request` in the RFC 6749 §5.2 shape, which
-/// both OAuth clients and resource-server callers read.
-impl axum::response::IntoResponse for ForwardError {
-    fn into_response(self) -> axum::response::Response {
-        let body = serde_json::json!({ "error": "invalid_request", "error_description": self.description() });
-        let mut response = (http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
-        response
-    }
-}
 
 /// The resolved rules for one listener.
 pub struct Forwarding {
@@ -317,172 +182,12 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a [u8]>, Fo
     Ok(first)
 }
 
-/// Decodes a header value (and, for RFC 9440, the chain header) into a DER chain, leaf first.
-pub fn decode(
-    format: ForwardFormat,
-    value: &[u8],
-    chain: Option<&[u8]>,
-) -> Result<Vec<CertificateDer<'static>>, ForwardError> {
-    let text = std::str::from_utf8(value).map_err(|_| ForwardError::Unparsable)?.trim();
-    match format {
-        ForwardFormat::Rfc9440 => {
-            let mut certs = vec![sf_binary(text)?];
-            if let Some(chain) = chain {
-                let chain = std::str::from_utf8(chain).map_err(|_| ForwardError::Unparsable)?;
-                for item in chain.split(',') {
-                    certs.push(sf_binary(item.trim())?);
-                }
-            }
-            Ok(certs)
-        }
-        ForwardFormat::Nginx | ForwardFormat::AwsAlb => pem_chain(&percent_decode(text)?),
-        ForwardFormat::Haproxy => Ok(vec![CertificateDer::from(
-            STANDARD.decode(text).map_err(|_| ForwardError::Unparsable)?,
-        )]),
-        ForwardFormat::Envoy => {
-            let elements = split_unquoted(text, ',');
-            // Several elements mean several proxies appended their view; which one describes the
-            // original client depends on trusting all of them. Require Envoy to set one
-            // (forward_client_cert_details: SANITIZE_SET).
-            let [element] = elements.as_slice() else {
-                return Err(ForwardError::Unparsable);
-            };
-            let field = |name: &str| {
-                split_unquoted(element, ';').into_iter().find_map(|kv| {
-                    let (k, v) = kv.split_once('=')?;
-                    k.trim()
-                        .eq_ignore_ascii_case(name)
-                        .then(|| v.trim().trim_matches('"').to_string())
-                })
-            };
-            match (field("Chain"), field("Cert")) {
-                (Some(chain), _) => pem_chain(&percent_decode(&chain)?),
-                (None, Some(cert)) => pem_chain(&percent_decode(&cert)?),
-                (None, None) => Err(ForwardError::Unparsable),
-            }
-        }
-    }
-}
-
-/// RFC 8941 byte sequence: `:base64:`.
-fn sf_binary(item: &str) -> Result<CertificateDer<'static>, ForwardError> {
-    let inner = item
-        .strip_prefix(':')
-        .and_then(|s| s.strip_suffix(':'))
-        .ok_or(ForwardError::Unparsable)?;
-    Ok(CertificateDer::from(
-        STANDARD.decode(inner).map_err(|_| ForwardError::Unparsable)?,
-    ))
-}
-
-/// `%XX` decoding only: `+` stays `+` (it is a base64 character in PEM, and ALB leaves it raw).
-fn percent_decode(s: &str) -> Result<Vec<u8>, ForwardError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(ForwardError::Unparsable)?;
-            let hex = std::str::from_utf8(hex).map_err(|_| ForwardError::Unparsable)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ForwardError::Unparsable)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-fn pem_chain(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, ForwardError> {
-    certs_from_pem(pem).map_err(|_| ForwardError::Unparsable)
-}
-
-/// Splits on `sep` outside double quotes.
-fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (i, c) in s.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            c if c == sep && !quoted => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
-}
-
-/// Encodes a chain the way each proxy does; used by tests and `certbound doctor`.
-pub fn encode(format: ForwardFormat, chain: &[CertificateDer<'_>]) -> Vec<(&'static str, String)> {
-    let pem = |certs: &[CertificateDer<'_>]| -> String {
-        certs
-            .iter()
-            .map(|c| {
-                let b64 = STANDARD.encode(c.as_ref());
-                let lines: Vec<&str> = b64
-                    .as_bytes()
-                    .chunks(64)
-                    .map(|l| std::str::from_utf8(l).expect("ascii"))
-                    .collect();
-                format!(
-                    "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-                    lines.join("\n")
-                )
-            })
-            .collect()
-    };
-    let escape = |s: &str, keep: &str| -> String {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || keep.as_bytes().contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
-    match format {
-        ForwardFormat::Rfc9440 => {
-            let mut headers = vec![("client-cert", format!(":{}:", STANDARD.encode(chain[0].as_ref())))];
-            if chain.len() > 1 {
-                let rest: Vec<String> = chain[1..]
-                    .iter()
-                    .map(|c| format!(":{}:", STANDARD.encode(c.as_ref())))
-                    .collect();
-                headers.push(("client-cert-chain", rest.join(", ")));
-            }
-            headers
-        }
-        ForwardFormat::Nginx => vec![("x-ssl-client-cert", escape(&pem(&chain[..1]), "-_.~"))],
-        ForwardFormat::AwsAlb => vec![("x-amzn-mtls-clientcert", escape(&pem(chain), "-_.~+/="))],
-        ForwardFormat::Haproxy => vec![("x-ssl-client-der", STANDARD.encode(chain[0].as_ref()))],
-        ForwardFormat::Envoy => {
-            let hash = hex(Thumbprint::of_der(chain[0].as_ref()).as_bytes());
-            vec![(
-                "x-forwarded-client-cert",
-                format!(
-                    "Hash={hash};Cert=\"{}\";Chain=\"{}\"",
-                    escape(&pem(&chain[..1]), "-_.~"),
-                    escape(&pem(chain), "-_.~")
-                ),
-            )]
-        }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pki::certs_from_pem;
     use crate::pki::dev::{Authority, CertSpec, NameAttribute};
+    use rustls_pki_types::CertificateDer;
 
     const ALL: [ForwardFormat; 5] = [
         ForwardFormat::Rfc9440,
@@ -492,7 +197,7 @@ mod tests {
         ForwardFormat::Haproxy,
     ];
 
-    fn chain() -> Vec<CertificateDer<'static>> {
+    pub(super) fn chain() -> Vec<CertificateDer<'static>> {
         let root = Authority::generate(vec![(NameAttribute::CommonName, "root".into())]).unwrap();
         let issuing = root
             .issue_intermediate(vec![(NameAttribute::CommonName, "issuing".into())])
@@ -650,32 +355,5 @@ mod tests {
             .resolve(peer, &none, &headers(&encode(ForwardFormat::AwsAlb, &long_chain)))
             .unwrap_err();
         assert_eq!(err, ForwardError::TooLong);
-    }
-
-    #[test]
-    fn alb_encoding_with_raw_plus_slash_equals_decodes() {
-        let chain = chain();
-        let encoded = &encode(ForwardFormat::AwsAlb, &chain)[0].1;
-        assert!(encoded.contains('+') || encoded.contains('/') || encoded.contains('='));
-        assert_eq!(decode(ForwardFormat::AwsAlb, encoded.as_bytes(), None).unwrap(), chain);
-    }
-
-    #[test]
-    fn cidrs() {
-        let net: IpNet = "10.0.0.0/8".parse().unwrap();
-        assert!(net.contains("10.255.0.1".parse().unwrap()));
-        assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()));
-        let one: IpNet = "::1".parse().unwrap();
-        assert!(one.contains("::1".parse().unwrap()));
-        assert!(!one.contains("::2".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
-        assert!("nonsense".parse::<IpNet>().is_err());
-        assert!(Forwarding::from_config(&ForwardingConfig {
-            format: Some("nginx".into()),
-            ..Default::default()
-        })
-        .is_err());
-        assert!("traefik".parse::<ForwardFormat>().is_err());
     }
 }
