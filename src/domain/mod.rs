@@ -12,4 +12,4 @@ pub mod token;
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
 pub use confirmation::{Binding, Confirmation};
 pub use grant_type::GrantType;
-pub use token::{AccessTokenClaims, Audience};
+pub use token::{AccessTokenClaims, Audience, Authorization, Subject};

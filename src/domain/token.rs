@@ -38,3 +38,22 @@ pub struct AccessTokenClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
 }
+
+/// On whose behalf a token acts: its `sub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The client itself (client credentials, RFC 6749 §4.4).
+    Client,
+    /// A bank customer, through the grant they gave the client.
+    Customer { id: String, grant_id: String },
+}
+
+/// What a grant decided an access token may say: for whom, which scopes, for which resource
+/// servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub subject: Subject,
+    pub scope: Vec<String>,
+    /// RFC 8707 resources; empty means the issuer itself is the audience.
+    pub audience: Vec<String>,
+}

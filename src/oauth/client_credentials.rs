@@ -1,16 +1,26 @@
 //! The client credentials grant (RFC 6749 §4.4), with RFC 8707 resource indicators.
 
-use axum::response::Response;
-
-use super::access_token::{self, Grant};
 use super::client_auth::VerifiedClient;
+use super::issue::TokenResponse;
+use super::sender_constraint;
 use super::{OAuthError, OAuthForm, Shared};
 use crate::domain::scope::{self, ScopeError};
+use crate::domain::{Authorization, Subject};
+use crate::tls::PeerCertificate;
 
-pub fn grant(state: &Shared, client: &VerifiedClient, form: &OAuthForm) -> Result<Response, OAuthError> {
-    let scope = granted_scope(client, form.get("scope"))?;
-    let audience = requested_audience(form)?;
-    access_token::issue(state, client, Grant { scope, audience })
+pub fn exchange(
+    state: &Shared,
+    client: &VerifiedClient,
+    peer: &PeerCertificate,
+    form: &OAuthForm,
+) -> Result<TokenResponse, OAuthError> {
+    let authorization = Authorization {
+        subject: Subject::Client,
+        scope: granted_scope(client, form.get("scope"))?,
+        audience: requested_audience(form)?,
+    };
+    let cnf = sender_constraint::confirmation(client, peer)?;
+    TokenResponse::bearer(state, client, &authorization, cnf.as_ref())
 }
 
 /// RFC 6749 §3.3: a requested scope must be a subset of the client's; with none requested,

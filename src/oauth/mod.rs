@@ -2,16 +2,17 @@
 //! runs; [`client_auth`] is the shared pipeline that turns a connection's certificate and a
 //! `client_id` into a [`client_auth::VerifiedClient`].
 
-pub mod access_token;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod clients;
 pub mod error;
 pub mod form;
 pub mod introspect;
+pub mod issue;
 pub mod metadata;
 pub mod revocation_list;
 pub mod revoke;
+pub mod sender_constraint;
 pub mod signing_keys;
 pub mod token;
 

@@ -1,7 +1,8 @@
-//! `POST /token` (RFC 6749 §3.2): authenticate the client, then hand over to the grant.
+//! `POST /token` (RFC 6749 §3.2): authenticate the client, then hand over to the grant type's
+//! own file.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::client_auth::{self, VerifiedClient};
 use super::{client_credentials, AppState, OAuthError, OAuthForm};
@@ -17,9 +18,10 @@ pub async fn handle(
     let client = client_auth::authenticate(&state, &peer, &form).await?;
     let grant_type = check_grant_supported(grant_type)?;
     check_client_may_use_grant(&client, grant_type)?;
-    match grant_type {
-        GrantType::ClientCredentials => client_credentials::grant(&state, &client, &form),
-    }
+    let response = match grant_type {
+        GrantType::ClientCredentials => client_credentials::exchange(&state, &client, &peer, &form)?,
+    };
+    Ok(response.into_response())
 }
 
 fn check_grant_supported(grant_type: &str) -> Result<GrantType, OAuthError> {

@@ -1,0 +1,121 @@
+//! Issuing tokens once a grant has decided what they may say: RFC 9068 JWT access tokens,
+//! sender-constrained by their confirmation (RFC 8705 §3), and the RFC 6749 §5.1 response.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::client_auth::VerifiedClient;
+use super::error::no_store;
+use super::{OAuthError, Shared};
+use crate::domain::{Authorization, Confirmation, Subject};
+use crate::jose::random_id;
+
+/// The access token's claims as signed; borrowed so the hot path does not copy them.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Audience<'a>,
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    jti: &'a str,
+    iat: i64,
+    exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+/// Signs an access token for `client` saying what `authorization` allows, bound by `cnf`.
+pub fn access_token(
+    state: &Shared,
+    client: &VerifiedClient,
+    authorization: &Authorization,
+    scope: Option<&str>,
+    cnf: Option<&Confirmation>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let jti = random_id();
+    let (sub, grant_id) = match &authorization.subject {
+        Subject::Client => (client.id(), None),
+        Subject::Customer { id, grant_id } => (id.as_str(), Some(grant_id.as_str())),
+    };
+    let aud = match authorization.audience.as_slice() {
+        [] => Audience::One(state.issuer()),
+        [one] => Audience::One(one),
+        many => Audience::Many(many),
+    };
+    let claims = Claims {
+        iss: state.issuer(),
+        sub,
+        aud,
+        client_id: client.id(),
+        scope,
+        jti: &jti,
+        iat: now,
+        exp: now + state.access_token_ttl,
+        cnf,
+        grant_id,
+    };
+    state
+        .keys()
+        .signing_key()
+        .sign_access_token(&claims)
+        .map_err(OAuthError::internal)
+}
+
+/// RFC 6749 §5.1 successful response, always `Cache-Control: no-store`.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl TokenResponse {
+    /// Issues the access token for `authorization` and wraps it in a response.
+    pub fn bearer(
+        state: &Shared,
+        client: &VerifiedClient,
+        authorization: &Authorization,
+        cnf: Option<&Confirmation>,
+    ) -> Result<Self, OAuthError> {
+        let scope = authorization.scope.join(" ");
+        let scope = (!scope.is_empty()).then_some(scope);
+        let access_token = access_token(state, client, authorization, scope.as_deref(), cnf, crate::now())?;
+        Ok(Self {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.access_token_ttl,
+            scope,
+        })
+    }
+}
+
+impl IntoResponse for TokenResponse {
+    /// Serialised into a buffer sized for the token, which is most of the response.
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(self.access_token.len() + 128);
+        if let Err(e) = serde_json::to_writer(&mut body, &self) {
+            return OAuthError::internal(e).into_response();
+        }
+        let mut response = body.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        no_store(&mut response);
+        response
+    }
+}
