@@ -208,6 +208,7 @@ fn run_server() {
     runtime.block_on(async move {
         let file = FileConfig {
             listen: Some("127.0.0.1:0".into()),
+            mtls_listen: Some("127.0.0.1:0".into()),
             data_dir: Some(common::data_dir(&dir)),
             signing_alg: Some(alg),
             access_token_ttl: Some(ACCESS_TOKEN_TTL),
@@ -239,7 +240,8 @@ fn run_server() {
             .await
             .expect("bind a loopback port");
         let rs_addr = listener.local_addr().expect("bound address");
-        println!("{} {rs_addr}", running.local_addr);
+        let as_addr = running.mtls_addr.expect("an mTLS listener");
+        println!("{as_addr} {rs_addr}");
         let forwarding = Arc::new(Forwarding::default());
         certbound::tls::serve(listener, tls, forwarding, app, std::future::pending()).await;
     });

@@ -194,14 +194,15 @@ fn free_loopback_port() -> SocketAddr {
         .expect("a free loopback port")
 }
 
-/// `certbound serve` in `dir`, with its default configuration but for the address, the log
-/// level and the signing algorithm.
+/// `certbound serve` in `dir`, with its default configuration but for the addresses, the log
+/// level and the signing algorithm. `addr` is the mTLS listener, where tokens are issued.
 fn spawn_certbound(dir: &Path, addr: SocketAddr, alg: &str) -> ServerProcess {
     ServerProcess::spawn(
         Command::new(env!("CARGO_BIN_EXE_certbound"))
             .arg("serve")
             .current_dir(dir)
-            .env("CERTBOUND_LISTEN", addr.to_string())
+            .env("CERTBOUND_LISTEN", free_loopback_port().to_string())
+            .env("CERTBOUND_MTLS_LISTEN", addr.to_string())
             .env("CERTBOUND_LOG", "warn")
             .env("CERTBOUND_SIGNING_ALG", alg)
             .stdin(Stdio::null())

@@ -49,8 +49,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The second listener for mutual TLS when a deployment splits it from the public one
-/// (RFC 8705 §5).
+/// The listener for mutual TLS, apart from the one browsers use (RFC 8705 §5): customers' browsers
+/// are never asked for a certificate, and clients find it in `mtls_endpoint_aliases`.
 #[derive(Debug, Clone)]
 pub struct MtlsAlias {
     pub listen: SocketAddr,
@@ -63,6 +63,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `None`: `https://localhost:<bound port>`.
     pub issuer: Option<String>,
+    /// `None` (`mtls_listen = "none"`): one listener that asks for an optional client
+    /// certificate, for deployments whose proxy terminates TLS.
     pub mtls: Option<MtlsAlias>,
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -118,6 +120,7 @@ pub enum ConfigError {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_MTLS_LISTEN: &str = "127.0.0.1:8444";
 pub const DEFAULT_DATA_DIR: &str = "certbound-data";
 pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 300;
 
@@ -142,12 +145,12 @@ impl Settings {
             "listen",
             &pick("CERTBOUND_LISTEN", file.listen).unwrap_or(DEFAULT_LISTEN.into()),
         )?;
-        let mtls = match pick("CERTBOUND_MTLS_LISTEN", file.mtls_listen) {
-            Some(addr) => Some(MtlsAlias {
-                listen: parse_addr("mtls_listen", &addr)?,
+        let mtls = match pick("CERTBOUND_MTLS_LISTEN", file.mtls_listen).as_deref() {
+            Some("none") => None,
+            addr => Some(MtlsAlias {
+                listen: parse_addr("mtls_listen", addr.unwrap_or(DEFAULT_MTLS_LISTEN))?,
                 base_url: pick("CERTBOUND_MTLS_BASE_URL", file.mtls_base_url),
             }),
-            None => None,
         };
         let data_dir = env("CERTBOUND_DATA_DIR")
             .map(PathBuf::from)
@@ -283,6 +286,11 @@ mod tests {
     fn defaults_run_from_the_data_dir() {
         let s = Settings::resolve(FileConfig::default(), |_| None).unwrap();
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.mtls.unwrap().listen.to_string(), DEFAULT_MTLS_LISTEN);
+        let single = Settings::resolve(FileConfig::default(), |k| {
+            (k == "CERTBOUND_MTLS_LISTEN").then(|| "none".into())
+        });
+        assert!(single.unwrap().mtls.is_none());
         assert_eq!(s.database_url, "sqlite://certbound-data/certbound.db?mode=rwc");
         assert_eq!(s.trust_anchor_files, vec![PathBuf::from("certbound-data/pki/ca.pem")]);
         assert_eq!(s.access_token_ttl, 300);

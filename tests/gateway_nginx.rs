@@ -145,6 +145,8 @@ async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
             .unwrap();
         let thumbprint = Thumbprint::of_der(common::chain_of(&cert)[0].as_ref()).to_base64url();
         proxy = Some(cert);
+        // nginx terminates TLS, so certbound has the one listener, asking for its certificate.
+        f.mtls_listen = Some("none".into());
         f.forwarding = Some(ForwardingConfig {
             format: Some("nginx".into()),
             trusted_proxy_certs: vec![thumbprint],

@@ -198,13 +198,27 @@ async fn discovery_documents_describe_the_server(db: Db) {
             serde_json::json!(["tls_client_auth", "self_signed_tls_client_auth"])
         );
         assert_eq!(doc["grant_types_supported"], serde_json::json!(["client_credentials"]));
-        assert!(doc.get("mtls_endpoint_aliases").is_none());
+        let mtls = format!("https://localhost:{}", env.addr().port());
+        assert_eq!(doc["mtls_endpoint_aliases"]["token_endpoint"], format!("{mtls}/token"));
     }
+    env.finish().await;
+    // One listener (a proxy terminates TLS): no aliases to point to.
+    let env = TestEnv::start_with(db, |f: &mut FileConfig| f.mtls_listen = Some("none".into())).await;
+    let doc: Value = env
+        .http(None)
+        .get(env.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc.get("mtls_endpoint_aliases").is_none(), "{doc}");
     env.finish().await;
 }
 
 async fn mtls_endpoint_aliases_serve_authenticated_endpoints(db: Db) {
-    let env = TestEnv::start_with(db, |f: &mut FileConfig| f.mtls_listen = Some("127.0.0.1:0".into())).await;
+    let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
     let mtls_port = env.server().mtls_addr.unwrap().port();
     let doc: Value = env
@@ -234,7 +248,12 @@ async fn mtls_endpoint_aliases_serve_authenticated_endpoints(db: Db) {
     .await;
     assert_eq!(status, 200, "{body}");
     // The public listener does not ask for a certificate, so the same request there fails.
-    let (status, body) = env.token(&env.http(Some(&cert)), "tpp1", &[]).await;
+    let (status, body) = post_form(
+        &env.http(Some(&cert)),
+        &env.front_url("/token"),
+        &[("grant_type", "client_credentials"), ("client_id", "tpp1")],
+    )
+    .await;
     assert_invalid_client(status, &body);
     env.finish().await;
 }

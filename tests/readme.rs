@@ -65,11 +65,15 @@ fn mode(path: PathBuf) -> u32 {
 async fn readme_examples_work_against_certbound_serve(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
+    let mtls_port = common::free_port();
     let pg = match db {
         Db::Postgres => Some(common::create_pg_database().await),
         Db::Sqlite => None,
     };
-    let mut env = vec![("CERTBOUND_LISTEN", format!("127.0.0.1:{port}"))];
+    let mut env = vec![
+        ("CERTBOUND_LISTEN", format!("127.0.0.1:{port}")),
+        ("CERTBOUND_MTLS_LISTEN", format!("127.0.0.1:{mtls_port}")),
+    ];
     if let Some((url, _)) = &pg {
         env.push(("CERTBOUND_DATABASE_URL", url.clone()));
     }
@@ -109,7 +113,9 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     }
 
     // The README's shell block, verbatim but for the port, with `certbound` on PATH.
-    let shell = readme_block("sh", "curl").replace("8443", &port.to_string());
+    let shell = readme_block("sh", "curl")
+        .replace("8443", &port.to_string())
+        .replace("8444", &mtls_port.to_string());
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_certbound"))
         .parent()
         .unwrap()
@@ -133,14 +139,18 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
     assert_eq!(claims["scope"], "accounts");
 
     // The README's Python block.
-    let python = readme_block("python", "response.json()").replace("8443", &port.to_string());
+    let python = readme_block("python", "response.json()")
+        .replace("8443", &port.to_string())
+        .replace("8444", &mtls_port.to_string());
     let mut py = Command::new("python3");
     py.args(["-c", &python]).current_dir(dir.path());
     let token = run(py);
     assert_eq!(common::jwt_payload(token.trim())["cnf"]["x5t#S256"], thumbprint);
 
     // The demo bank blocks: the three factors open it; the same token over tpp2's certificate is 401.
-    let demo = readme_block("sh", "bank/v1/accounts").replace("8443", &port.to_string());
+    let demo = readme_block("sh", "bank/v1/accounts")
+        .replace("8443", &port.to_string())
+        .replace("8444", &mtls_port.to_string());
     let mut sh = Command::new("bash");
     sh.args(["-euo", "pipefail", "-c", &demo])
         .current_dir(dir.path())
@@ -160,7 +170,9 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         c
     }))
     .unwrap();
-    let python = readme_block("python", "bank/v1/accounts").replace("8443", &port.to_string());
+    let python = readme_block("python", "bank/v1/accounts")
+        .replace("8443", &port.to_string())
+        .replace("8444", &mtls_port.to_string());
     let mut py = Command::new("python3");
     py.args(["-c", &python])
         .current_dir(dir.path())
@@ -202,7 +214,7 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
                 "-d",
                 "client_id=tpp1",
             ])
-            .arg(format!("https://localhost:{port}/token"))
+            .arg(format!("https://localhost:{mtls_port}/token"))
             .output()
             .unwrap();
         serde_json::from_slice::<Value>(&out.stdout).unwrap()

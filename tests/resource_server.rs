@@ -466,8 +466,10 @@ async fn revoked_tokens_are_refused_within_a_second(db: Db) {
 }
 
 async fn certificates_forwarded_by_a_trusted_proxy_are_honoured(db: Db) {
-    // This test process plays the proxy: it is trusted by address.
+    // This test process plays the proxy: it is trusted by address. The proxy terminates TLS, so
+    // certbound has the one listener.
     let env = bank(db, |f| {
+        f.mtls_listen = Some("none".into());
         f.forwarding = Some(ForwardingConfig {
             format: Some("rfc9440".into()),
             trusted_proxies: vec!["127.0.0.1/32".into()],

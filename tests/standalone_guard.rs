@@ -25,11 +25,13 @@ impl Drop for Child {
     }
 }
 
+/// `certbound` with its pages on `port` and its mTLS listener on `port + 1`.
 fn certbound(dir: &Path, port: u16, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certbound"));
     cmd.current_dir(dir)
         .env("CERTBOUND_LOG", "warn")
         .env("CERTBOUND_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CERTBOUND_MTLS_LISTEN", format!("127.0.0.1:{}", port + 1))
         .env("CERTBOUND_RELOAD_INTERVAL_MS", "100")
         .args(args);
     cmd
@@ -44,12 +46,15 @@ fn run(mut cmd: Command) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A free loopback port whose successor is free too.
+fn free_port_pair() -> u16 {
+    loop {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// An HTTPS client trusting the dev CA and presenting the named client certificate.
@@ -78,7 +83,8 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let as_port = free_port();
+    let as_port = free_port_pair();
+    let mtls_port = as_port + 1;
     let _server = Child(certbound(d, as_port, &["serve"]).stdout(Stdio::null()).spawn().unwrap());
     let pki = d.join("certbound-data/pki");
     let started = Instant::now();
@@ -111,6 +117,7 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
         run(cmd);
     }
     let issuer = format!("https://localhost:{as_port}");
+    let mtls = format!("https://localhost:{mtls_port}");
 
     // The bank's own service: the guard in front of one route, nothing else of certbound.
     let read = |name: &str| std::fs::read(pki.join(format!("clients/{name}"))).unwrap();
@@ -120,7 +127,7 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
         ca_pem: std::fs::read(pki.join("ca.pem")).unwrap(),
         identity: Some((read("rs.pem"), read("rs.key"))),
         client_id: Some("rs".into()),
-        revocations_uri: Some(format!("{issuer}/revocations")),
+        revocations_uri: Some(format!("{mtls}/revocations")),
         revocation_poll: Duration::from_millis(200),
         min_jwks_refresh: Duration::from_secs(1),
     })
@@ -147,9 +154,9 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
         },
     ));
 
-    let tpp1_at_as = http(&pki, "tpp1", as_port);
+    let tpp1_at_as = http(&pki, "tpp1", mtls_port);
     let body: serde_json::Value = tpp1_at_as
-        .post(format!("{issuer}/token"))
+        .post(format!("{mtls}/token"))
         .form(&[("grant_type", "client_credentials"), ("client_id", "tpp1")])
         .send()
         .await
@@ -176,7 +183,7 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
 
     // Revoked at the AS: the bank's service refuses it once it has polled.
     let revoked = tpp1_at_as
-        .post(format!("{issuer}/revoke"))
+        .post(format!("{mtls}/revoke"))
         .form(&[("client_id", "tpp1"), ("token", token.as_str())])
         .send()
         .await

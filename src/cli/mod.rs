@@ -137,8 +137,14 @@ async fn serve(settings: Settings) -> CliResult {
     let pki_dir = settings.dev_pki_dir.clone();
     let demo_bank = settings.demo_bank;
     let server = crate::server::start(settings).await?;
-    let base = format!("https://localhost:{}", server.local_addr.port());
-    println!("certbound is serving {} (issuer {})", base, server.issuer());
+    let front = format!("https://localhost:{}", server.local_addr.port());
+    let base = server
+        .mtls_addr
+        .map_or(front.clone(), |a| format!("https://localhost:{}", a.port()));
+    println!("certbound is serving {front} (issuer {})", server.issuer());
+    if base != front {
+        println!("clients authenticate with mutual TLS at {base}");
+    }
     if let Some(dir) = pki_dir {
         let d = dir.display();
         println!(

@@ -102,6 +102,7 @@ impl TestEnv {
         };
         let mut file = FileConfig {
             listen: Some("127.0.0.1:0".into()),
+            mtls_listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.path().join("certbound-data")),
             database_url: Some(database_url.clone()),
             reload_interval_ms: Some(100),
@@ -127,8 +128,18 @@ impl TestEnv {
         self.server.as_ref().expect("server running")
     }
 
+    /// Where clients send authenticated requests: the mTLS listener, or the only one.
     pub fn addr(&self) -> SocketAddr {
+        self.server().mtls_addr.unwrap_or(self.server().local_addr)
+    }
+
+    /// The listener browsers use (no client certificate requested when an mTLS one exists).
+    pub fn front_addr(&self) -> SocketAddr {
         self.server().local_addr
+    }
+
+    pub fn front_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.front_addr().port())
     }
 
     pub fn issuer(&self) -> String {
