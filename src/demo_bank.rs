@@ -49,6 +49,13 @@ const ACCOUNTS: &[Account] = &[
         iban: "DE89370400440532013000",
         balance: "57.36",
     },
+    Account {
+        id: "40417",
+        nickname: "Workshop",
+        currency: "GBP",
+        iban: "GB82WEST12345698765432",
+        balance: "4120.75",
+    },
 ];
 
 /// A 404 in the Open Banking error shape.

@@ -161,6 +161,97 @@ fn bad_registrations_are_refused_without_a_partial_write() {
     assert!(!ok && text.contains("unsupported algorithm"), "{text}");
 }
 
+/// Runs `certbound` with `stdin` as its standard input.
+fn certbound_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .current_dir(dir)
+        .env("CERTBOUND_LOG", "warn")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn customers_are_added_with_a_password_from_stdin_listed_and_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let add = |username: &str, password: &str| {
+        certbound_with_stdin(
+            d,
+            &[
+                "user",
+                "add",
+                "--username",
+                username,
+                "--password-stdin",
+                "--account",
+                "22289",
+                "--json",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    let (ok, text) = add("Carol", "long enough password");
+    assert!(ok, "{text}");
+    let added: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(added["username"], "carol", "usernames are lower-cased");
+    assert!(added["sub"].as_str().unwrap().starts_with("cust_"));
+    for (username, password, message) in [
+        ("carol", "another password", "already exists"),
+        ("dave", "short", "8-256 characters"),
+        ("<script>", "long enough password", "a username is"),
+    ] {
+        let (ok, text) = add(username, password);
+        assert!(!ok && text.contains(message), "{username}: {text}");
+    }
+    let (ok, text) = certbound(d, &["user", "add", "--username", "eve"]);
+    assert!(
+        !ok && text.contains("--password-stdin"),
+        "the password never comes from the command line: {text}"
+    );
+    let (ok, text) = certbound_with_stdin(
+        d,
+        &[
+            "user",
+            "add",
+            "--username",
+            "eve",
+            "--password-stdin",
+            "--account",
+            "no spaces",
+        ],
+        "long enough password\n",
+    );
+    assert!(!ok && text.contains("invalid account id"), "{text}");
+
+    let (ok, text) = certbound(d, &["user", "list", "--json"]);
+    assert!(ok, "{text}");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["accounts"], serde_json::json!(["22289"]));
+    assert!(
+        !text.contains("argon2") && !text.contains("long enough"),
+        "no password material: {text}"
+    );
+    assert!(certbound(d, &["user", "disable", "CAROL"]).0);
+    let (_, text) = certbound(d, &["user", "list", "--json"]);
+    assert!(text.contains("\"disabled\""), "{text}");
+    let (ok, text) = certbound(d, &["user", "disable", "nobody"]);
+    assert!(!ok && text.contains("not found"), "{text}");
+}
+
 #[test]
 fn pki_issue_refuses_names_that_escape_the_directory() {
     let dir = tempfile::tempdir().unwrap();
@@ -236,8 +327,9 @@ fn serve_reads_a_config_file_and_refuses_a_bad_one() {
     );
 
     let port = common::free_port();
+    let mtls_port = common::free_port();
     let config = format!(
-        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"state\"\naccess_token_ttl = 60\nlog_format = \"json\"\n\
+        "listen = \"127.0.0.1:{port}\"\nmtls_listen = \"127.0.0.1:{mtls_port}\"\ndata_dir = \"state\"\naccess_token_ttl = 60\nlog_format = \"json\"\n\
          [gateway.policies.accounts]\nscopes = [\"accounts\"]\napi_key = true\n"
     );
     std::fs::write(d.join("certbound.toml"), config).unwrap();

@@ -5,6 +5,7 @@ mod clients;
 mod doctor;
 mod keys;
 mod pki;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use apikeys::ApikeyCommand;
 use clients::ClientCommand;
 use keys::KeysCommand;
 use pki::PkiCommand;
+use users::UserCommand;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,6 +60,9 @@ enum Command {
     /// API keys for clients, used with mTLS and tokens at the API edge.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Bank customers, who sign in and consent in their browser.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Check a running deployment: forged certificate headers from this host must be refused.
     Doctor {
         /// Base URL of the server.
@@ -126,6 +131,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Client(cmd) => clients::run(*cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &settings).await,
         Command::Apikey(cmd) => apikeys::run(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::User(cmd) => users::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Doctor { url, cacert } => {
             let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
             doctor::run(&url, &cacert).await

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub mod demo_customers;
 mod routes;
 mod sync;
 
@@ -114,6 +115,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     };
 
     let store = Store::connect(&settings.database_url).await?;
+    if settings.dev_pki_dir.is_some() && demo_customers::seed(&store).await? {
+        tracing::info!("added the demo customers alice and bob (development setup)");
+    }
     let kek = KeyEncryptionKey::load(&settings.kek)?;
     let ttl = settings.access_token_ttl as i64;
     let ring = keys::load_ring(&store, &kek, settings.signing_alg, ttl).await?;

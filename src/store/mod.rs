@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod clients;
+pub mod customers;
 pub mod keys;
 pub mod revocations;
 
@@ -105,6 +106,7 @@ impl Store {
                 "keys" => revisions.keys = value,
                 "api_keys" => revisions.api_keys = value,
                 "revocations" => revisions.revocations = value,
+                "customers" => revisions.customers = value,
                 _ => {}
             }
         }
@@ -122,6 +124,7 @@ pub struct Revisions {
     pub keys: i64,
     pub api_keys: i64,
     pub revocations: i64,
+    pub customers: i64,
 }
 
 /// Bumps a change counter inside the writer's transaction.
