@@ -29,6 +29,8 @@ pub struct FileConfig {
     pub server_cert: Option<PathBuf>,
     pub server_key: Option<PathBuf>,
     pub access_token_ttl: Option<u64>,
+    pub grant_ttl: Option<u64>,
+    pub display_name: Option<String>,
     pub signing_alg: Option<String>,
     pub key_encryption_key: Option<String>,
     pub log_format: Option<String>,
@@ -74,6 +76,10 @@ pub struct Settings {
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
     pub access_token_ttl: u64,
+    /// How long a customer's grant (and its refresh token) lasts.
+    pub grant_ttl: u64,
+    /// The bank's name on the customer's pages.
+    pub display_name: String,
     pub signing_alg: SigningAlg,
     pub kek: KekSource,
     pub log_format: LogFormat,
@@ -123,6 +129,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 pub const DEFAULT_MTLS_LISTEN: &str = "127.0.0.1:8444";
 pub const DEFAULT_DATA_DIR: &str = "certbound-data";
 pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 300;
+/// 90 days, the re-authentication period of UK Open Banking access consents.
+pub const DEFAULT_GRANT_TTL: u64 = 90 * 86_400;
 
 impl Settings {
     /// Reads the optional file, then applies the process environment.
@@ -196,6 +204,23 @@ impl Settings {
                 "must be 1..=86400 seconds".into(),
             ));
         }
+        let grant_ttl = match env("CERTBOUND_GRANT_TTL") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid("grant_ttl", v))?,
+            None => file.grant_ttl.unwrap_or(DEFAULT_GRANT_TTL),
+        };
+        if !(60..=10 * 365 * 86_400).contains(&grant_ttl) {
+            return Err(ConfigError::Invalid(
+                "grant_ttl",
+                "must be 60 seconds to 10 years".into(),
+            ));
+        }
+        let display_name = pick("CERTBOUND_DISPLAY_NAME", file.display_name).unwrap_or_else(|| "certbound".into());
+        if display_name.trim().is_empty() || display_name.len() > 100 || display_name.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid(
+                "display_name",
+                "1-100 printable characters".into(),
+            ));
+        }
         let alg = pick("CERTBOUND_SIGNING_ALG", file.signing_alg).unwrap_or_else(|| "ES256".into());
         let signing_alg = alg.parse().map_err(|_| ConfigError::Invalid("signing_alg", alg))?;
         let kek = match pick("CERTBOUND_KEK", file.key_encryption_key) {
@@ -252,6 +277,8 @@ impl Settings {
             server_cert,
             server_key,
             access_token_ttl,
+            grant_ttl,
+            display_name,
             signing_alg,
             kek,
             log_format,

@@ -71,20 +71,34 @@ impl IntoResponse for NotFound {
     }
 }
 
-fn find(id: &str) -> Result<&'static Account, NotFound> {
-    ACCOUNTS.iter().find(|a| a.id == id).ok_or(NotFound)
+/// The accounts a request may see: those the customer chose, for a token issued under a
+/// customer's grant; the whole demo data set for a client acting for itself
+/// (client credentials, as in the README's first example).
+fn visible(who: &Authenticated) -> Vec<&'static Account> {
+    match who.grant_id() {
+        Some(_) => {
+            let granted = who.accounts();
+            ACCOUNTS.iter().filter(|a| granted.contains(&a.id)).collect()
+        }
+        None => ACCOUNTS.iter().collect(),
+    }
+}
+
+/// An account the request may see; one it may not is as absent as one that does not exist.
+fn find(who: &Authenticated, id: &str) -> Result<&'static Account, NotFound> {
+    visible(who).into_iter().find(|a| a.id == id).ok_or(NotFound)
 }
 
 fn envelope(data: Value, who: &Authenticated) -> Json<Value> {
     Json(json!({
         "Data": data,
-        "Meta": { "TotalPages": 1, "ClientId": who.client_id() },
+        "Meta": { "TotalPages": 1, "ClientId": who.client_id(), "Subject": who.subject() },
     }))
 }
 
 async fn accounts(who: Authenticated) -> Json<Value> {
-    let list: Vec<Value> = ACCOUNTS
-        .iter()
+    let list: Vec<Value> = visible(&who)
+        .into_iter()
         .map(|a| {
             json!({
                 "AccountId": a.id, "Currency": a.currency, "Nickname": a.nickname,
@@ -97,7 +111,7 @@ async fn accounts(who: Authenticated) -> Json<Value> {
 }
 
 async fn balances(who: Authenticated, Path(id): Path<String>) -> Result<Json<Value>, NotFound> {
-    let a = find(&id)?;
+    let a = find(&who, &id)?;
     Ok(envelope(
         json!({ "Balance": [{
             "AccountId": a.id, "CreditDebitIndicator": "Credit", "Type": "InterimAvailable",
@@ -108,7 +122,7 @@ async fn balances(who: Authenticated, Path(id): Path<String>) -> Result<Json<Val
 }
 
 async fn transactions(who: Authenticated, Path(id): Path<String>) -> Result<Json<Value>, NotFound> {
-    let a = find(&id)?;
+    let a = find(&who, &id)?;
     let list: Vec<Value> = [
         ("T1", "Debit", "12.50", "Coffee Roasters"),
         ("T2", "Credit", "2000.00", "Salary"),

@@ -17,6 +17,7 @@ pub mod rs;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 /// Seconds since the Unix epoch, the unit every timestamp in certbound uses.
 pub fn now() -> i64 {
@@ -24,6 +25,20 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Keeps glibc from holding on to large freed blocks. Each sign-in hashes with argon2id in a
+/// 19 MiB block; glibc serves the first from `mmap`, then raises its mmap threshold to that size
+/// and serves the next ones from the heap, which it never shrinks, so a server that had one
+/// sign-in would keep ~20 MiB resident forever. A fixed threshold keeps large blocks mapped and
+/// returns them on free. Safe to call more than once.
+pub fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator tunable; called before any thread relies on
+    // the old value, and any value is valid for M_MMAP_THRESHOLD.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// Installs aws-lc-rs as the process-wide rustls provider, so TLS and JOSE share one crypto

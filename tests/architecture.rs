@@ -13,7 +13,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &["pki"]),
     ("store", &["domain", "pki"]),
     ("tls", &["pki"]),
-    ("oauth", &["domain", "jose", "pki", "store", "tls"]),
+    ("web", &[]),
+    ("oauth", &["domain", "jose", "pki", "store", "tls", "web"]),
     ("rs", &["domain", "jose", "pki", "store", "tls"]),
     ("demo_bank", &["domain", "rs"]),
     ("config", &["domain", "jose", "pki", "tls"]),
@@ -29,6 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "rs",
             "store",
             "tls",
+            "web",
         ],
     ),
     (
@@ -44,6 +46,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "server",
             "store",
             "tls",
+            "web",
         ],
     ),
 ];

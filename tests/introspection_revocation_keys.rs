@@ -197,9 +197,44 @@ async fn discovery_documents_describe_the_server(db: Db) {
             doc["token_endpoint_auth_methods_supported"],
             serde_json::json!(["tls_client_auth", "self_signed_tls_client_auth"])
         );
-        assert_eq!(doc["grant_types_supported"], serde_json::json!(["client_credentials"]));
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!(["client_credentials", "authorization_code", "refresh_token"])
+        );
+        // The FAPI 2.0 code flow (RFC 9126, RFC 7636, RFC 9207, OpenID Connect Discovery).
+        assert_eq!(doc["authorization_endpoint"], format!("{issuer}/authorize"));
+        assert_eq!(doc["pushed_authorization_request_endpoint"], format!("{issuer}/par"));
+        assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/userinfo"));
+        assert_eq!(doc["require_pushed_authorization_requests"], true);
+        assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(doc["response_modes_supported"], serde_json::json!(["query"]));
+        assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(doc["subject_types_supported"], serde_json::json!(["public"]));
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256"])
+        );
+        assert!(doc["scopes_supported"].as_array().unwrap().contains(&"openid".into()));
+        assert!(doc["claims_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"auth_time".into()));
         let mtls = format!("https://localhost:{}", env.addr().port());
-        assert_eq!(doc["mtls_endpoint_aliases"]["token_endpoint"], format!("{mtls}/token"));
+        let aliases = &doc["mtls_endpoint_aliases"];
+        for (name, path) in [
+            ("token_endpoint", "/token"),
+            ("pushed_authorization_request_endpoint", "/par"),
+            ("introspection_endpoint", "/introspect"),
+            ("revocation_endpoint", "/revoke"),
+            ("userinfo_endpoint", "/userinfo"),
+        ] {
+            assert_eq!(aliases[name], format!("{mtls}{path}"), "{name}");
+        }
+        assert!(
+            aliases.get("authorization_endpoint").is_none(),
+            "browsers never use the mTLS listener"
+        );
     }
     env.finish().await;
     // One listener (a proxy terminates TLS): no aliases to point to.

@@ -251,6 +251,8 @@ async fn malformed_forged_and_expired_tokens_are_refused(db: Db) {
             .as_str()
             .and_then(certbound::pki::Thumbprint::from_base64url)
             .map(Confirmation::X5tS256),
+        grant_id: None,
+        authorization_details: None,
     };
     let issuer = env.issuer();
     let signature = token.split('.').nth(2).unwrap();

@@ -88,7 +88,16 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
     let _server = Child(certbound(d, as_port, &["serve"]).stdout(Stdio::null()).spawn().unwrap());
     let pki = d.join("certbound-data/pki");
     let started = Instant::now();
-    while !pki.join("ca.pem").exists() || std::net::TcpStream::connect(("127.0.0.1", as_port)).is_err() {
+    // Ready, not merely listening: the CLI below must not race the server's migrations.
+    let ready = || {
+        Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(pki.join("ca.pem"))
+            .arg(format!("https://localhost:{as_port}/readyz"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    while !pki.join("ca.pem").exists() || !ready() {
         assert!(started.elapsed() < Duration::from_secs(30), "the AS did not start");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -62,9 +62,13 @@ pub(super) struct AddClient {
     /// Space-separated scopes the client may request.
     #[arg(long, default_value = "")]
     scope: String,
-    /// Grant types (repeatable; default client_credentials).
+    /// Grant types: client_credentials, authorization_code, refresh_token (repeatable; default
+    /// client_credentials).
     #[arg(long = "grant")]
     grants: Vec<String>,
+    /// A redirect URI for the authorization code flow, compared exactly (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
     /// Require the chain to pass through this CA: base64url SHA-256 of its SubjectPublicKeyInfo,
     /// or a PEM file of the CA certificate (repeatable).
     #[arg(long = "ca-pin")]
@@ -215,7 +219,7 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
             add.grants.iter().map(|g| g.parse()).collect::<Result<_, _>>()?
         },
         scopes: add.scope.split_whitespace().map(String::from).collect(),
-        redirect_uris: Vec::new(),
+        redirect_uris: add.redirect_uris,
         bound_access_tokens: !add.unbound_tokens,
         subject,
         jwks,
@@ -238,6 +242,7 @@ fn client_json(c: &Client) -> serde_json::Value {
         "status": c.status.as_str(),
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "redirect_uris": c.redirect_uris,
         "scope": c.scopes.join(" "),
         "tls_client_certificate_bound_access_tokens": c.bound_access_tokens,
         "ca_pins": c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),

@@ -198,6 +198,17 @@ impl Client {
         if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
             return Err(format!("invalid scope {bad:?}"));
         }
+        if let Some(bad) = self.redirect_uris.iter().find(|u| !is_redirect_uri(u)) {
+            return Err(format!(
+                "invalid redirect URI {bad:?}: an absolute https URI without a fragment"
+            ));
+        }
+        if self.may_use(GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err("the authorization_code grant needs at least one redirect URI".into());
+        }
+        if self.may_use(GrantType::RefreshToken) && !self.may_use(GrantType::AuthorizationCode) {
+            return Err("the refresh_token grant goes with authorization_code".into());
+        }
         match self.auth_method {
             AuthMethod::TlsClientAuth if self.subject.is_none() => {
                 Err("tls_client_auth needs exactly one subject (DN or SAN)".into())
@@ -211,6 +222,22 @@ impl Client {
             _ => Ok(()),
         }
     }
+}
+
+/// RFC 6749 §3.1.2 redirection endpoint, as FAPI 2.0 requires it: an absolute `https` URI with a
+/// host, no user information and no fragment. Registered URIs are compared exactly, so nothing
+/// else is normalised.
+pub fn is_redirect_uri(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("https://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    uri.len() <= 2048
+        && !authority.is_empty()
+        && !authority.contains('@')
+        && !uri.contains('#')
+        && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
+        && uri.parse::<http::Uri>().is_ok()
 }
 
 /// The leaf certificates (`x5c[0]`) of a JWKS.
@@ -255,6 +282,23 @@ mod tests {
         assert!(SubjectMatcher::from_parts("tls_client_auth_san_email", "nope").is_err());
         assert!(SubjectMatcher::from_parts("tls_client_auth_subject_dn", "CN").is_err());
         assert!(SubjectMatcher::from_parts("tls_client_auth_san_dns", "  ").is_err());
+    }
+
+    #[test]
+    fn redirect_uris_are_absolute_https_without_fragments() {
+        assert!(is_redirect_uri("https://tpp.example/cb"));
+        assert!(is_redirect_uri("https://tpp.example:8443/cb?tenant=1"));
+        for bad in [
+            "http://tpp.example/cb",
+            "https:///cb",
+            "https://tpp.example/cb#frag",
+            "https://user@tpp.example/cb",
+            "https://tpp.example/c b",
+            "/cb",
+            "com.tpp.app:/cb",
+        ] {
+            assert!(!is_redirect_uri(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -8,14 +8,24 @@ use std::str::FromStr;
 pub enum GrantType {
     /// RFC 6749 §4.4: a client acting for itself.
     ClientCredentials,
+    /// RFC 6749 §4.1: a customer's authorization, through PAR, sign-in and consent.
+    AuthorizationCode,
+    /// RFC 6749 §6: more access tokens under the same grant.
+    RefreshToken,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 1] = [GrantType::ClientCredentials];
+    pub const ALL: [GrantType; 3] = [
+        GrantType::ClientCredentials,
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
         }
     }
 }

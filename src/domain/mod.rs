@@ -6,6 +6,7 @@
 pub mod client;
 pub mod confirmation;
 pub mod customer;
+pub mod grant;
 pub mod grant_type;
 pub mod scope;
 pub mod token;
@@ -13,5 +14,6 @@ pub mod token;
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
 pub use confirmation::{Binding, Confirmation};
 pub use customer::{Customer, CustomerStatus, PasswordHash};
+pub use grant::Grant;
 pub use grant_type::GrantType;
 pub use token::{AccessTokenClaims, Audience, Authorization, Subject};

@@ -37,6 +37,12 @@ pub struct AccessTokenClaims {
     pub exp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// The customer's grant the token was issued under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    /// RFC 9396: for a customer's grant, the accounts they chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// On whose behalf a token acts: its `sub`.
@@ -49,11 +55,18 @@ pub enum Subject {
 }
 
 /// What a grant decided an access token may say: for whom, which scopes, for which resource
-/// servers.
+/// servers, and which of the customer's accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {
     pub subject: Subject,
     pub scope: Vec<String>,
     /// RFC 8707 resources; empty means the issuer itself is the audience.
     pub audience: Vec<String>,
+    /// The accounts a customer chose; carried as RFC 9396 `authorization_details` of type
+    /// [`ACCOUNT_ACCESS`].
+    pub accounts: Vec<String>,
 }
+
+/// The RFC 9396 `authorization_details` type that lists the accounts a token may reach:
+/// `{"type": "account_access", "accounts": ["…"]}`.
+pub const ACCOUNT_ACCESS: &str = "account_access";

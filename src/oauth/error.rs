@@ -17,6 +17,15 @@ pub enum OAuthError {
     UnauthorizedClient(&'static str),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
+    #[error("unsupported_response_type")]
+    UnsupportedResponseType,
+    /// OIDC Core §6.1: `request` objects are not accepted here.
+    #[error("request_not_supported")]
+    RequestNotSupported,
+    /// RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked, or not this
+    /// client's; deliberately without saying which.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(&'static str),
     #[error("invalid_scope: {0}")]
     InvalidScope(&'static str),
     #[error("invalid_target: {0}")]
@@ -46,6 +55,21 @@ impl OAuthError {
             ),
             Self::UnauthorizedClient(d) => (StatusCode::BAD_REQUEST, "unauthorized_client", Some(d)),
             Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", None),
+            Self::UnsupportedResponseType => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_response_type",
+                Some("only response_type=code is supported"),
+            ),
+            Self::RequestNotSupported => (
+                StatusCode::BAD_REQUEST,
+                "request_not_supported",
+                Some("request objects are not accepted"),
+            ),
+            Self::InvalidGrant(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                Some("the grant is invalid, expired or revoked"),
+            ),
             Self::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", Some(d)),
             Self::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", Some(d)),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
@@ -55,8 +79,10 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
-            tracing::error!(error = %detail, "internal error");
+        match &self {
+            Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            Self::InvalidGrant(reason) => tracing::info!(reason, "invalid_grant"),
+            _ => {}
         }
         let (status, code, description) = self.parts();
         let body = match description {

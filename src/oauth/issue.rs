@@ -1,5 +1,6 @@
 //! Issuing tokens once a grant has decided what they may say: RFC 9068 JWT access tokens,
-//! sender-constrained by their confirmation (RFC 8705 §3), and the RFC 6749 §5.1 response.
+//! sender-constrained by their confirmation (RFC 8705 §3), OpenID Connect ID tokens, and the
+//! RFC 6749 §5.1 response.
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -8,8 +9,9 @@ use serde::Serialize;
 use super::client_auth::VerifiedClient;
 use super::error::no_store;
 use super::{OAuthError, Shared};
+use crate::domain::token::ACCOUNT_ACCESS;
 use crate::domain::{Authorization, Confirmation, Subject};
-use crate::jose::random_id;
+use crate::jose::{random_id, JwtType};
 
 /// The access token's claims as signed; borrowed so the hot path does not copy them.
 #[derive(Serialize)]
@@ -27,6 +29,8 @@ struct Claims<'a> {
     cnf: Option<&'a Confirmation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     grant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization_details: Option<[AccountAccess<'a>; 1]>,
 }
 
 #[derive(Serialize)]
@@ -34,6 +38,14 @@ struct Claims<'a> {
 enum Audience<'a> {
     One(&'a str),
     Many(&'a [String]),
+}
+
+/// RFC 9396 detail listing the accounts of a customer's grant.
+#[derive(Serialize)]
+struct AccountAccess<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    accounts: &'a [String],
 }
 
 /// Signs an access token for `client` saying what `authorization` allows, bound by `cnf`.
@@ -63,14 +75,57 @@ pub fn access_token(
         scope,
         jti: &jti,
         iat: now,
-        exp: now + state.access_token_ttl,
+        exp: now + state.lifetimes.access_token,
         cnf,
         grant_id,
+        authorization_details: (!authorization.accounts.is_empty()).then_some([AccountAccess {
+            kind: ACCOUNT_ACCESS,
+            accounts: &authorization.accounts,
+        }]),
     };
     state
         .keys()
         .signing_key()
         .sign_access_token(&claims)
+        .map_err(OAuthError::internal)
+}
+
+/// OpenID Connect Core §2 ID token claims.
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+}
+
+/// An ID token for the customer `sub`, for the client, signed with the same keys as access
+/// tokens (`typ: JWT`).
+pub fn id_token(
+    state: &Shared,
+    client_id: &str,
+    sub: &str,
+    auth_time: i64,
+    nonce: Option<&str>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let claims = IdTokenClaims {
+        iss: state.issuer(),
+        sub,
+        aud: client_id,
+        exp: now + state.lifetimes.access_token,
+        iat: now,
+        auth_time,
+        nonce,
+    };
+    state
+        .keys()
+        .signing_key()
+        .sign(JwtType::IdToken, &claims)
         .map_err(OAuthError::internal)
 }
 
@@ -82,6 +137,10 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl TokenResponse {
@@ -98,16 +157,19 @@ impl TokenResponse {
         Ok(Self {
             access_token,
             token_type: "Bearer",
-            expires_in: state.access_token_ttl,
+            expires_in: state.lifetimes.access_token,
             scope,
+            refresh_token: None,
+            id_token: None,
         })
     }
 }
 
 impl IntoResponse for TokenResponse {
-    /// Serialised into a buffer sized for the token, which is most of the response.
+    /// Serialised into a buffer sized for the tokens, which are most of the response.
     fn into_response(self) -> Response {
-        let mut body = Vec::with_capacity(self.access_token.len() + 128);
+        let tokens = self.access_token.len() + self.id_token.as_ref().map_or(0, String::len);
+        let mut body = Vec::with_capacity(tokens + 160);
         if let Err(e) = serde_json::to_writer(&mut body, &self) {
             return OAuthError::internal(e).into_response();
         }

@@ -1,36 +1,59 @@
-//! Discovery (RFC 8414, served at both well-known paths) and the JWKS.
+//! Discovery (RFC 8414, and OpenID Connect Discovery at its well-known path) and the JWKS.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::interaction::permissions::DESCRIBED_SCOPES;
 use super::{AppState, Endpoints};
 use crate::domain::GrantType;
+use crate::jose::SigningAlg;
 
 const AUTH_METHODS: [&str; 2] = ["tls_client_auth", "self_signed_tls_client_auth"];
 
-/// Renders the metadata document once, at startup.
-pub fn render(endpoints: &Endpoints) -> bytes::Bytes {
+/// The endpoints clients authenticate at, which have an mTLS alias (RFC 8705 §5).
+const AUTHENTICATED: [(&str, &str); 5] = [
+    ("token_endpoint", "/token"),
+    ("pushed_authorization_request_endpoint", "/par"),
+    ("introspection_endpoint", "/introspect"),
+    ("revocation_endpoint", "/revoke"),
+    ("userinfo_endpoint", "/userinfo"),
+];
+
+/// Renders the metadata document once, at startup; ID tokens are signed with `alg`.
+pub fn render(endpoints: &Endpoints, alg: SigningAlg) -> bytes::Bytes {
     let issuer = &endpoints.issuer;
     let mut doc = json!({
         "issuer": issuer,
-        "token_endpoint": format!("{issuer}/token"),
+        "authorization_endpoint": format!("{issuer}/authorize"),
         "jwks_uri": format!("{issuer}/jwks"),
-        "introspection_endpoint": format!("{issuer}/introspect"),
-        "revocation_endpoint": format!("{issuer}/revoke"),
+        "require_pushed_authorization_requests": true,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
+        "scopes_supported": DESCRIBED_SCOPES,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [alg.as_str()],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "tls_client_certificate_bound_access_tokens": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
     });
+    for (name, path) in AUTHENTICATED {
+        doc[name] = format!("{issuer}{path}").into();
+    }
     if let Some(base) = &endpoints.mtls_base {
-        doc["mtls_endpoint_aliases"] = json!({
-            "token_endpoint": format!("{base}/token"),
-            "introspection_endpoint": format!("{base}/introspect"),
-            "revocation_endpoint": format!("{base}/revoke"),
-        });
+        doc["mtls_endpoint_aliases"] = AUTHENTICATED
+            .iter()
+            .map(|(name, path)| (name.to_string(), format!("{base}{path}").into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
     }
     serde_json::to_vec(&doc).expect("serialising metadata").into()
 }

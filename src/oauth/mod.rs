@@ -1,15 +1,24 @@
-//! OAuth 2.0 endpoints, one file each. Every endpoint reads as the list of named checks it
-//! runs; [`client_auth`] is the shared pipeline that turns a connection's certificate and a
-//! `client_id` into a [`client_auth::VerifiedClient`].
+//! The authorization server's endpoints, one file each (one per grant at the token endpoint).
+//! Every endpoint reads as the list of named checks it runs; [`client_auth`] turns a request
+//! into a [`client_auth::VerifiedClient`], and the front channel ([`authorize`],
+//! [`interaction`]) is where customers sign in and consent.
 
+pub mod authorization_code;
+pub mod authorization_request;
+pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod clients;
 pub mod error;
 pub mod form;
+pub mod interaction;
 pub mod introspect;
 pub mod issue;
 pub mod metadata;
+pub mod par;
+pub mod params;
+pub mod refresh_token;
+pub mod refresh_tokens;
 pub mod revocation_list;
 pub mod revoke;
 pub mod sender_constraint;
@@ -36,14 +45,25 @@ pub struct Endpoints {
     pub mtls_base: Option<String>,
 }
 
+/// How long what the server hands out lives, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub access_token: i64,
+    /// A customer's grant, and with it its refresh token.
+    pub grant: i64,
+}
+
 /// What every handler shares.
 pub struct Shared {
     pub endpoints: Endpoints,
     pub store: Store,
     pub trust: TrustStore,
     pub clients: clients::ClientCache,
+    pub refresh_tokens: refresh_tokens::RefreshTokens,
     keys: Arc<LiveKeyRing>,
-    pub access_token_ttl: i64,
+    pub lifetimes: Lifetimes,
+    /// The bank's name on the customer's pages.
+    pub brand: String,
     metadata: bytes::Bytes,
 }
 
@@ -55,16 +75,19 @@ impl Shared {
         store: Store,
         trust: TrustStore,
         keys: Arc<LiveKeyRing>,
-        access_token_ttl: i64,
+        lifetimes: Lifetimes,
+        brand: String,
     ) -> Self {
-        let metadata = metadata::render(&endpoints);
+        let metadata = metadata::render(&endpoints, keys.current().signing_key().alg());
         Self {
             clients: clients::ClientCache::new(store.clone()),
+            refresh_tokens: refresh_tokens::RefreshTokens::new(store.clone()),
             endpoints,
             store,
             trust,
             keys,
-            access_token_ttl,
+            lifetimes,
+            brand,
             metadata,
         }
     }
@@ -79,15 +102,27 @@ impl Shared {
     }
 }
 
-/// The authorization server's routes.
+/// The endpoints clients call, authenticated or not: served on every listener.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/token", post(token::handle))
+        .route("/par", post(par::handle))
         .route("/introspect", post(introspect::handle))
         .route("/revoke", post(revoke::handle))
         .route("/revocations", post(revocation_list::handle))
         .route("/jwks", get(metadata::jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata::discovery))
         .route("/.well-known/openid-configuration", get(metadata::discovery))
+        .with_state(state)
+}
+
+/// The customer's pages: served on the listener that never asks for a client certificate.
+pub fn pages(state: AppState) -> Router {
+    Router::new()
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/interaction/{id}", get(interaction::show))
+        .route("/interaction/{id}/login", post(interaction::login::submit))
+        .route("/interaction/{id}/consent", post(interaction::consent::submit))
+        .route("/static/certbound.css", get(crate::web::stylesheet))
         .with_state(state)
 }

@@ -1,6 +1,8 @@
-//! `POST /revocations`: the ids of revoked, unexpired access tokens, for resource servers in
-//! other processes to poll. Only clients registered as resource servers (`can_introspect`) may
-//! read it; they authenticate by mutual TLS like at every other endpoint.
+//! `POST /revocations`: what resource servers in other processes poll to refuse revoked tokens
+//! without a call per request: the ids of revoked, unexpired access tokens, and the grants
+//! revoked recently enough that tokens issued under them may still be live. Only clients
+//! registered as resource servers (`can_introspect`) may read it; they authenticate like at every
+//! other endpoint.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -9,7 +11,29 @@ use serde_json::json;
 use super::client_auth;
 use super::error::no_store;
 use super::{AppState, OAuthError, OAuthForm};
+use crate::store::{Store, StoreError};
 use crate::tls::PeerCertificate;
+
+/// Seconds of clock skew between this server and resource servers that a revoked grant stays
+/// listed beyond the access-token lifetime.
+const MARGIN: i64 = 60;
+
+/// Revocations a resource server must know about at `now`.
+pub struct RevocationList {
+    /// `(jti, exp)` of revoked access tokens not yet expired.
+    pub tokens: Vec<(String, i64)>,
+    /// `(grant id, revoked_at)` of grants revoked within the last access-token lifetime.
+    pub grants: Vec<(String, i64)>,
+}
+
+impl RevocationList {
+    pub async fn load(store: &Store, now: i64, access_token_ttl: i64) -> Result<Self, StoreError> {
+        Ok(Self {
+            tokens: store.live_revocations(now).await?,
+            grants: store.recent_grant_revocations(now - access_token_ttl - MARGIN).await?,
+        })
+    }
+}
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -23,15 +47,21 @@ pub async fn handle(
         ));
     }
     let now = crate::now();
-    let revoked: Vec<_> = state
-        .store
-        .live_revocations(now)
+    let list = RevocationList::load(&state.store, now, state.lifetimes.access_token)
         .await
-        .map_err(OAuthError::internal)?
-        .into_iter()
+        .map_err(OAuthError::internal)?;
+    let tokens: Vec<_> = list
+        .tokens
+        .iter()
         .map(|(jti, exp)| json!({"jti": jti, "exp": exp}))
         .collect();
-    let mut response = axum::Json(json!({ "revoked": revoked, "as_of": now })).into_response();
+    let grants: Vec<_> = list
+        .grants
+        .iter()
+        .map(|(id, at)| json!({"grant_id": id, "revoked_at": at}))
+        .collect();
+    let body = json!({ "revoked": tokens, "revoked_grants": grants, "as_of": now });
+    let mut response = axum::Json(body).into_response();
     no_store(&mut response);
     Ok(response)
 }

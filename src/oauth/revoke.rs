@@ -1,17 +1,19 @@
-//! `POST /revoke` (RFC 7009). A client revokes its own access tokens; the `jti` is refused
-//! (introspection says inactive) until the token would have expired. Unknown, invalid or
-//! foreign tokens get the same 200 as a revoked one (RFC 7009 §2.2), so the endpoint cannot be
-//! used to probe tokens.
+//! `POST /revoke` (RFC 7009). A client revokes its own tokens. An access token is refused by
+//! `jti` until it would have expired; a refresh token revokes its whole grant, with every access
+//! token issued under it (RFC 7009 §2.1). Unknown, invalid or foreign tokens get the same 200 as
+//! a revoked one (§2.2), so the endpoint cannot be used to probe tokens.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::client_auth;
+use super::client_auth::{self, VerifiedClient};
 use super::error::no_store;
-use super::{AppState, OAuthError, OAuthForm};
+use super::introspect::looks_like_jwt;
+use super::{AppState, OAuthError, OAuthForm, Shared};
 use crate::domain::AccessTokenClaims;
 use crate::tls::PeerCertificate;
+use crate::web::cookies::hash;
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -20,6 +22,17 @@ pub async fn handle(
 ) -> Result<Response, OAuthError> {
     let token = form.require("token", "token is required")?;
     let client = client_auth::authenticate(&state, &peer, &form).await?;
+    if looks_like_jwt(token) {
+        revoke_access_token(&state, &client, token).await?;
+    } else {
+        revoke_refresh_token(&state, &client, token).await?;
+    }
+    let mut response = StatusCode::OK.into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+async fn revoke_access_token(state: &Shared, client: &VerifiedClient, token: &str) -> Result<(), OAuthError> {
     match state.keys().verify::<AccessTokenClaims>(token, state.issuer()) {
         Ok(claims) if claims.client_id == client.id() => {
             state
@@ -30,11 +43,32 @@ pub async fn handle(
             tracing::info!(client_id = client.id(), jti = %claims.jti, "access token revoked");
         }
         Ok(_) => tracing::warn!(client_id = client.id(), "refused to revoke another client's token"),
-        Err(reason) => {
-            tracing::debug!(client_id = client.id(), %reason, "revocation of an invalid token")
-        }
+        Err(reason) => tracing::debug!(client_id = client.id(), %reason, "revocation of an invalid token"),
     }
-    let mut response = StatusCode::OK.into_response();
-    no_store(&mut response);
-    Ok(response)
+    Ok(())
+}
+
+async fn revoke_refresh_token(state: &Shared, client: &VerifiedClient, token: &str) -> Result<(), OAuthError> {
+    let entry = state
+        .refresh_tokens
+        .get(&hash(token))
+        .await
+        .map_err(OAuthError::internal)?;
+    match entry {
+        Some(entry) if entry.grant.client_id == client.id() => {
+            state
+                .store
+                .revoke_grant(&entry.grant.id, crate::now())
+                .await
+                .map_err(OAuthError::internal)?;
+            state.refresh_tokens.clear();
+            tracing::info!(client_id = client.id(), grant_id = %entry.grant.id, "refresh token revoked with its grant");
+        }
+        Some(_) => tracing::warn!(
+            client_id = client.id(),
+            "refused to revoke another client's refresh token"
+        ),
+        None => tracing::debug!(client_id = client.id(), "revocation of an unknown token"),
+    }
+    Ok(())
 }

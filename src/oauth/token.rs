@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::client_auth::{self, VerifiedClient};
-use super::{client_credentials, AppState, OAuthError, OAuthForm};
+use super::{authorization_code, client_credentials, refresh_token, AppState, OAuthError, OAuthForm};
 use crate::domain::GrantType;
 use crate::tls::PeerCertificate;
 
@@ -20,6 +20,8 @@ pub async fn handle(
     check_client_may_use_grant(&client, grant_type)?;
     let response = match grant_type {
         GrantType::ClientCredentials => client_credentials::exchange(&state, &client, &peer, &form)?,
+        GrantType::AuthorizationCode => authorization_code::exchange(&state, &client, &peer, &form).await?,
+        GrantType::RefreshToken => refresh_token::exchange(&state, &client, &peer, &form).await?,
     };
     Ok(response.into_response())
 }

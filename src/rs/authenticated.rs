@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use serde_json::Value;
 
 use super::{RsError, Verified};
+use crate::domain::token::ACCOUNT_ACCESS;
 use crate::pki::Thumbprint;
 
 /// Handlers take it as an extractor. Cheap to clone: the token's verified claims are shared with
@@ -19,6 +20,16 @@ pub struct Authenticated {
 impl Authenticated {
     pub fn client_id(&self) -> &str {
         &self.token.client_id
+    }
+
+    /// On whose behalf the token acts: the client itself, or a customer.
+    pub fn subject(&self) -> &str {
+        &self.token.sub
+    }
+
+    /// The customer's grant the token was issued under; `None` for a client acting for itself.
+    pub fn grant_id(&self) -> Option<&str> {
+        self.token.grant_id.as_deref()
     }
 
     pub fn scopes(&self) -> &[String] {
@@ -42,6 +53,19 @@ impl Authenticated {
     /// RFC 9396 `authorization_details`, when the token carries them.
     pub fn authorization_details(&self) -> Option<&Value> {
         self.token.authorization_details.as_ref()
+    }
+
+    /// The accounts of a customer's grant (`authorization_details` of type `account_access`).
+    pub fn accounts(&self) -> Vec<&str> {
+        let details = self.authorization_details().and_then(Value::as_array);
+        details
+            .into_iter()
+            .flatten()
+            .filter(|d| d["type"] == ACCOUNT_ACCESS)
+            .filter_map(|d| d["accounts"].as_array())
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
     }
 }
 

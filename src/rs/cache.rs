@@ -17,6 +17,7 @@ const ENTRIES: usize = 10_000;
 #[derive(Debug, Deserialize)]
 pub(super) struct Claims {
     pub(super) aud: Audience,
+    sub: String,
     client_id: String,
     #[serde(default)]
     scope: Option<String>,
@@ -25,23 +26,28 @@ pub(super) struct Claims {
     #[serde(default)]
     cnf: Option<Confirmation>,
     #[serde(default)]
+    grant_id: Option<String>,
+    #[serde(default)]
     authorization_details: Option<Value>,
 }
 
 /// What verification established about a token.
 #[derive(Debug)]
 pub struct Verified {
+    pub(super) sub: String,
     pub(super) client_id: String,
     pub(super) scopes: Vec<String>,
     pub(super) jti: String,
     pub(super) exp: i64,
     pub(super) cnf: Option<Confirmation>,
+    pub(super) grant_id: Option<String>,
     pub(super) authorization_details: Option<Value>,
 }
 
 impl Verified {
     pub(super) fn from_claims(claims: Claims) -> Self {
         Self {
+            sub: claims.sub,
             client_id: claims.client_id,
             scopes: claims
                 .scope
@@ -52,6 +58,7 @@ impl Verified {
             jti: claims.jti,
             exp: claims.exp,
             cnf: claims.cnf,
+            grant_id: claims.grant_id,
             authorization_details: claims.authorization_details,
         }
     }

@@ -77,7 +77,7 @@ pub(super) fn check_not_expired(token: &Verified, now: i64) -> Result<(), RsErro
 }
 
 pub(super) fn check_not_revoked(revocations: &Revocations, token: &Verified) -> Result<(), RsError> {
-    if revocations.contains(&token.jti) {
+    if revocations.contains(&token.jti, token.grant_id.as_deref()) {
         Err(RsError::InvalidToken("the access token was revoked"))
     } else {
         Ok(())

@@ -142,12 +142,15 @@ impl RemoteAuthority {
         match self.http.fetch(uri, Some(body)).await {
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                 Ok(doc) => {
-                    let jtis = doc["revoked"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|r| r["jti"].as_str().map(String::from));
-                    self.revocations.replace(jtis);
+                    let list = |name: &str, field: &'static str| {
+                        doc[name]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(move |r| r[field].as_str().map(String::from))
+                    };
+                    self.revocations
+                        .replace(list("revoked", "jti"), list("revoked_grants", "grant_id"));
                 }
                 Err(e) => tracing::warn!(error = %e, "revocation list is not JSON"),
             },

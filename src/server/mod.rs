@@ -12,11 +12,12 @@ use tokio::task::JoinSet;
 pub mod demo_customers;
 mod routes;
 mod sync;
+mod userinfo;
 
 use crate::config::Settings;
 use crate::jose::{KeyEncryptionKey, LiveKeyRing};
 use crate::oauth::signing_keys as keys;
-use crate::oauth::{AppState, Endpoints, Shared};
+use crate::oauth::{AppState, Endpoints, Lifetimes, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
 use crate::rs::{ApiKeys, LocalAuthority, Revocations};
@@ -76,6 +77,7 @@ impl RunningServer {
 /// Starts the authorization server described by `settings`.
 pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     crate::install_crypto_provider();
+    crate::return_large_blocks_to_the_system();
     create_private_dir(&settings.data_dir)
         .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
     if let Some(dir) = &settings.dev_pki_dir {
@@ -134,16 +136,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         api_keys: Arc::new(ApiKeys::new(store.clone())),
     };
     local.api_keys.reload().await?;
-    local.revocations.replace(
-        store
-            .live_revocations(crate::now())
-            .await?
-            .into_iter()
-            .map(|(jti, _)| jti),
-    );
     let endpoints = Endpoints { issuer, mtls_base };
-    let state: AppState = Arc::new(Shared::new(endpoints, store, trust, keys, ttl));
-    let app = routes::router(state.clone(), &local, &settings);
+    let lifetimes = Lifetimes {
+        access_token: ttl,
+        grant: settings.grant_ttl as i64,
+    };
+    let brand = settings.display_name.clone();
+    let state: AppState = Arc::new(Shared::new(endpoints, store, trust, keys, lifetimes, brand));
+    sync::load_revocations(&state, &local).await?;
+    let (front, mtls) = routes::routers(state.clone(), &local, &settings);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -154,7 +155,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         listener,
         main_tls,
         settings.forwarding.clone(),
-        app.clone(),
+        front,
         signalled(shutdown_rx.clone()),
     ));
     if let Some(l) = mtls_listener {
@@ -163,7 +164,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
             l,
             tls,
             settings.mtls_forwarding.clone(),
-            app,
+            mtls,
             signalled(shutdown_rx.clone()),
         ));
     }

@@ -1,4 +1,5 @@
-//! What each listener serves: the authorization server's routes, health, and the optional
+//! What each listener serves: the authorization server's endpoints, the customer's pages (only
+//! on the front listener, which never asks for a certificate), health, userinfo, and the optional
 //! resource servers running in this process (demo bank, gateway mode).
 
 use axum::extract::State;
@@ -6,18 +7,32 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 
+use super::userinfo;
 use crate::config::Settings;
 use crate::oauth::{self, AppState};
 use crate::rs::{Guard, LocalAuthority, Policy};
 
-pub(super) fn router(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
-    let mut app = oauth::router(state.clone()).merge(
-        Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready))
-            .with_state(state.clone()),
-    );
+/// The front listener's router and the mTLS listener's. The front one serves the API too, so a
+/// deployment whose proxy terminates TLS (`mtls_listen = "none"`) needs only it.
+pub(super) fn routers(state: AppState, local: &LocalAuthority, settings: &Settings) -> (Router, Router) {
+    let api = api(state.clone(), local, settings);
+    (api.clone().merge(oauth::pages(state)), api)
+}
+
+/// Everything but the pages.
+fn api(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
     let issuer = state.issuer().to_string();
+    let mut app = oauth::router(state.clone())
+        .merge(userinfo::router(
+            state.clone(),
+            &Guard::local(local, vec![issuer.clone()]),
+        ))
+        .merge(
+            Router::new()
+                .route("/healthz", get(|| async { "ok" }))
+                .route("/readyz", get(ready))
+                .with_state(state.clone()),
+        );
     if settings.demo_bank {
         let audiences = vec![issuer.clone(), format!("{issuer}{}", crate::demo_bank::PATH)];
         app = app.merge(crate::demo_bank::router(&Guard::local(local, audiences)));

@@ -4,9 +4,22 @@ use std::time::Duration;
 
 use crate::config::Settings;
 use crate::jose::KeyEncryptionKey;
+use crate::oauth::interaction::SIGN_IN_WINDOW;
+use crate::oauth::revocation_list::RevocationList;
 use crate::oauth::signing_keys;
 use crate::oauth::AppState;
 use crate::rs::LocalAuthority;
+use crate::store::StoreError;
+
+/// Gives this process's resource servers the revocations in force.
+pub(super) async fn load_revocations(state: &AppState, local: &LocalAuthority) -> Result<(), StoreError> {
+    let list = RevocationList::load(&state.store, crate::now(), state.lifetimes.access_token).await?;
+    local.revocations.replace(
+        list.tokens.into_iter().map(|(jti, _)| jti),
+        list.grants.into_iter().map(|(id, _)| id),
+    );
+    Ok(())
+}
 
 /// Polls the store's change counters and brings each in-memory copy up to date: the client
 /// cache is cleared, and keys, API keys and revocations reloaded, when theirs changes. A reload
@@ -65,10 +78,14 @@ pub(super) async fn keep_in_step(
                 Err(e) => tracing::warn!(error = %e, "reloading API keys failed"),
             }
         }
+        if now.revocations != seen.revocations || now.customers != seen.customers {
+            // A revoked grant or a disabled customer ends refresh tokens.
+            state.refresh_tokens.clear();
+            seen.customers = now.customers;
+        }
         if now.revocations != seen.revocations || revocations_loaded.elapsed() > PERIODIC {
-            match state.store.live_revocations(crate::now()).await {
-                Ok(list) => {
-                    local.revocations.replace(list.into_iter().map(|(jti, _)| jti));
+            match load_revocations(&state, &local).await {
+                Ok(()) => {
                     seen.revocations = now.revocations;
                     revocations_loaded = tokio::time::Instant::now();
                 }
@@ -81,8 +98,14 @@ pub(super) async fn keep_in_step(
             }
             flushed = tokio::time::Instant::now();
         }
-        if purged.elapsed() > Duration::from_secs(3600) {
-            let _ = state.store.purge_expired_revocations(crate::now()).await;
+        if purged.elapsed() > Duration::from_secs(600) {
+            let now = crate::now();
+            if let Err(e) = state.store.purge_expired_revocations(now).await {
+                tracing::warn!(error = %e, "purging expired revocations failed");
+            }
+            if let Err(e) = state.store.purge_flow_state(now, now - SIGN_IN_WINDOW).await {
+                tracing::warn!(error = %e, "purging expired code-flow state failed");
+            }
             purged = tokio::time::Instant::now();
         }
     }

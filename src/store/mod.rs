@@ -4,8 +4,12 @@
 pub mod api_keys;
 pub mod clients;
 pub mod customers;
+pub mod grants;
+pub mod interactions;
 pub mod keys;
+pub mod pushed_requests;
 pub mod revocations;
+pub mod sign_in;
 
 use std::time::Duration;
 

@@ -37,6 +37,19 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The address of the peer a request arrived from (the proxy's, behind one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let unspecified = ClientAddr(std::net::Ipv4Addr::UNSPECIFIED.into());
+        Ok(parts.extensions.get::<ClientAddr>().copied().unwrap_or(unspecified))
+    }
+}
+
 /// The client certificate of the connection a request arrived on, if any.
 #[derive(Debug, Clone, Default)]
 pub struct PeerCertificate(pub Option<Arc<ClientCertificate>>);
@@ -157,6 +170,7 @@ pub async fn serve(
                     match cert {
                         Ok(cert) => {
                             req.extensions_mut().insert(cert);
+                            req.extensions_mut().insert(ClientAddr(peer.ip()));
                             app.oneshot(req.map(axum::body::Body::new)).await
                         }
                         Err(e) => {

@@ -2,6 +2,8 @@
 //! SQLite or on a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod flow;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

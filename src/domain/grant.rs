@@ -1,0 +1,26 @@
+//! What a customer granted a client at the consent page: the scopes, the accounts they chose,
+//! and for how long. Tokens issued under it carry its id; revoking it ends them all.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: String,
+    pub customer_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub accounts: Vec<String>,
+    /// RFC 8707 resources the client asked for; empty means the issuer.
+    pub audience: Vec<String>,
+    /// When the customer signed in for it (OIDC `auth_time`).
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When its authorization code was redeemed.
+    pub redeemed_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl Grant {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}

@@ -1,0 +1,78 @@
+//! The refresh token grant (RFC 6749 §6): new access tokens under the same grant, for the client
+//! it was issued to, while the grant is live and its customer active. No rotation (FAPI 2.0 SP
+//! §5.3.2.1): the response carries no new refresh token.
+
+use super::client_auth::VerifiedClient;
+use super::issue::TokenResponse;
+use super::refresh_tokens::RefreshEntry;
+use super::{params, sender_constraint, OAuthError, OAuthForm, Shared};
+use crate::domain::{Authorization, CustomerStatus, Subject};
+use crate::tls::PeerCertificate;
+use crate::web::cookies::hash;
+
+pub async fn exchange(
+    state: &Shared,
+    client: &VerifiedClient,
+    peer: &PeerCertificate,
+    form: &OAuthForm,
+) -> Result<TokenResponse, OAuthError> {
+    let token = form.require("refresh_token", "refresh_token is required")?;
+    let entry = state
+        .refresh_tokens
+        .get(&hash(token))
+        .await
+        .map_err(OAuthError::internal)?
+        .ok_or(OAuthError::InvalidGrant("unknown refresh token"))?;
+    check_same_client(&entry, client)?;
+    check_grant_live(&entry, crate::now())?;
+    check_customer_active(&entry)?;
+    let grant = &entry.grant;
+    let authorization = Authorization {
+        subject: Subject::Customer {
+            id: grant.customer_id.clone(),
+            grant_id: grant.id.clone(),
+        },
+        scope: params::granted_scope(&grant.scopes, form.get("scope"))?,
+        audience: check_resources_within_grant(form, &grant.audience)?,
+        accounts: grant.accounts.clone(),
+    };
+    let cnf = sender_constraint::confirmation(client, peer)?;
+    TokenResponse::bearer(state, client, &authorization, cnf.as_ref())
+}
+
+/// RFC 6749 §6: the refresh token was issued to the authenticated client.
+fn check_same_client(entry: &RefreshEntry, client: &VerifiedClient) -> Result<(), OAuthError> {
+    if entry.grant.client_id == client.id() {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidGrant("refresh token of another client"))
+    }
+}
+
+fn check_grant_live(entry: &RefreshEntry, now: i64) -> Result<(), OAuthError> {
+    if entry.grant.is_live(now) {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidGrant("the grant was revoked or has expired"))
+    }
+}
+
+fn check_customer_active(entry: &RefreshEntry) -> Result<(), OAuthError> {
+    match entry.customer_status {
+        CustomerStatus::Active => Ok(()),
+        CustomerStatus::Disabled => Err(OAuthError::InvalidGrant("the customer is disabled")),
+    }
+}
+
+/// RFC 8707 §2.2: a refresh may narrow the audience to resources the grant already has.
+fn check_resources_within_grant(form: &OAuthForm, granted: &[String]) -> Result<Vec<String>, OAuthError> {
+    let requested = params::requested_audience(form)?;
+    if requested.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    if requested.iter().all(|r| granted.contains(r)) {
+        Ok(requested)
+    } else {
+        Err(OAuthError::InvalidTarget("a resource outside the grant"))
+    }
+}
