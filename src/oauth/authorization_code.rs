@@ -12,7 +12,7 @@ use super::client_auth::VerifiedClient;
 use super::issue::{self, TokenResponse};
 use super::{sender_constraint, OAuthError, OAuthForm, Shared};
 use crate::domain::{Authorization, GrantType, Subject};
-use crate::store::grants::CodeRow;
+use crate::store::grants::{CodeRow, Redemption};
 use crate::tls::PeerCertificate;
 use crate::web::cookies::{hash, random_token};
 
@@ -27,25 +27,24 @@ pub async fn exchange(
     let verifier = check_verifier_format(form.get("code_verifier"))?;
     let cnf = sender_constraint::confirmation(client, peer)?;
     let now = crate::now();
-    let (row, presentations) = state
-        .store
-        .redeem_code(&hash(code))
-        .await
-        .map_err(OAuthError::internal)?
-        .ok_or(OAuthError::InvalidGrant("unknown authorization code"))?;
-    check_first_redemption(state, &row, presentations).await?;
-    check_not_expired(&row, now)?;
-    check_same_client(&row, client)?;
-    check_same_redirect_uri(&row, redirect_uri)?;
-    check_pkce(&row, verifier)?;
-
     let refresh_token = client.client().may_use(GrantType::RefreshToken).then(random_token);
-    let grant = state
+    let redemption = state
         .store
-        .complete_redemption(&row.grant_id, refresh_token.as_deref().map(hash).as_deref(), now)
+        .redeem_code(&hash(code), refresh_token.as_deref().map(hash).as_deref(), now, |row| {
+            check_not_expired(row, now)?;
+            check_same_client(row, client)?;
+            check_same_redirect_uri(row, redirect_uri)?;
+            check_pkce(row, verifier)
+        })
         .await
-        .map_err(OAuthError::internal)?
-        .ok_or(OAuthError::InvalidGrant("the grant was revoked or has expired"))?;
+        .map_err(OAuthError::internal)?;
+    let (row, grant) = match redemption {
+        Redemption::Redeemed(row, grant) => (row, grant),
+        Redemption::Unknown => return Err(OAuthError::InvalidGrant("unknown authorization code")),
+        Redemption::Replayed(row) => return Err(revoke_after_replay(state, &row).await),
+        Redemption::Refused(e) => return Err(e),
+        Redemption::GrantGone => return Err(OAuthError::InvalidGrant("the grant was revoked or has expired")),
+    };
     let authorization = Authorization {
         subject: Subject::Customer {
             id: grant.customer_id.clone(),
@@ -82,18 +81,15 @@ fn check_verifier_format(verifier: Option<&str>) -> Result<&str, OAuthError> {
 }
 
 /// RFC 6749 §4.1.2: a code presented again means it leaked; everything issued from it goes.
-async fn check_first_redemption(state: &Shared, row: &CodeRow, presentations: i64) -> Result<(), OAuthError> {
-    if presentations == 1 {
-        return Ok(());
+async fn revoke_after_replay(state: &Shared, row: &CodeRow) -> OAuthError {
+    match state.store.revoke_grant(&row.grant_id, crate::now()).await {
+        Ok(revoked) => {
+            state.refresh_tokens.clear();
+            tracing::warn!(grant_id = %row.grant_id, revoked, "authorization code presented again; grant revoked");
+            OAuthError::InvalidGrant("authorization code already used")
+        }
+        Err(e) => OAuthError::internal(e),
     }
-    let revoked = state
-        .store
-        .revoke_grant(&row.grant_id, crate::now())
-        .await
-        .map_err(OAuthError::internal)?;
-    state.refresh_tokens.clear();
-    tracing::warn!(grant_id = %row.grant_id, revoked, "authorization code presented again; grant revoked");
-    Err(OAuthError::InvalidGrant("authorization code already used"))
 }
 
 fn check_not_expired(row: &CodeRow, now: i64) -> Result<(), OAuthError> {

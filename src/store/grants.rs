@@ -21,6 +21,20 @@ pub struct CodeRow {
     pub expires_at: i64,
 }
 
+/// What came of presenting a code.
+#[derive(Debug)]
+pub enum Redemption<E> {
+    /// No such code.
+    Unknown,
+    /// Presented before: it leaked.
+    Replayed(CodeRow),
+    /// The caller's check refused it.
+    Refused(E),
+    /// Its grant was revoked or expired, or already redeemed.
+    GrantGone,
+    Redeemed(CodeRow, Grant),
+}
+
 const GRANT_COLUMNS: &str = "id, customer_id, client_id, scopes, accounts, audience, auth_time, created_at, \
     expires_at, redeemed_at, revoked_at";
 
@@ -76,17 +90,29 @@ impl Store {
         Ok(true)
     }
 
-    /// Counts a presentation of the code and returns it with how many times it has now been
-    /// presented (1 the first time).
-    pub async fn redeem_code(&self, code_hash: &str) -> Result<Option<(CodeRow, i64)>, StoreError> {
+    /// Redeems a code in one transaction: counts the presentation, runs `check` on a first
+    /// presentation, and marks the grant redeemed with its refresh token's hash (if the grant is
+    /// still live and not redeemed before). A concurrent presentation of the same code waits for
+    /// this transaction, so exactly one can be first. A code presented again, or refused by
+    /// `check`, is used up all the same.
+    pub async fn redeem_code<E>(
+        &self,
+        code_hash: &str,
+        refresh_token_hash: Option<&str>,
+        now: i64,
+        check: impl FnOnce(&CodeRow) -> Result<(), E>,
+    ) -> Result<Redemption<E>, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "UPDATE authorization_codes SET redemptions = redemptions + 1 WHERE code_hash = $1 \
              RETURNING code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at, redemptions",
         )
         .bind(code_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            return Ok(Redemption::Unknown);
+        };
         let code = CodeRow {
             code_hash: text(&row, "code_hash")?,
             grant_id: text(&row, "grant_id")?,
@@ -96,29 +122,31 @@ impl Store {
             nonce: opt_text(&row, "nonce")?,
             expires_at: int(&row, "expires_at")?,
         };
-        Ok(Some((code, int(&row, "redemptions")?)))
-    }
-
-    /// Marks the grant's code redeemed and stores its refresh token's hash, if the grant is live
-    /// and was not redeemed before; returns the grant, or `None` if it was revoked meanwhile.
-    pub async fn complete_redemption(
-        &self,
-        grant_id: &str,
-        refresh_token_hash: Option<&str>,
-        now: i64,
-    ) -> Result<Option<Grant>, StoreError> {
+        if int(&row, "redemptions")? > 1 {
+            tx.commit().await?;
+            return Ok(Redemption::Replayed(code));
+        }
+        if let Err(e) = check(&code) {
+            tx.commit().await?;
+            return Ok(Redemption::Refused(e));
+        }
         let sql = format!(
             "UPDATE grants SET redeemed_at = $1, refresh_token_hash = $2 \
              WHERE id = $3 AND revoked_at IS NULL AND redeemed_at IS NULL AND expires_at > $1 \
              RETURNING {GRANT_COLUMNS}"
         );
-        let row = sqlx::query(&sql)
+        let grant = sqlx::query(&sql)
             .bind(now)
             .bind(refresh_token_hash)
-            .bind(grant_id)
-            .fetch_optional(self.pool())
+            .bind(&code.grant_id)
+            .fetch_optional(&mut *tx)
             .await?;
-        row.as_ref().map(grant_from_row).transpose()
+        let grant = grant.as_ref().map(grant_from_row).transpose()?;
+        tx.commit().await?;
+        Ok(match grant {
+            Some(grant) => Redemption::Redeemed(code, grant),
+            None => Redemption::GrantGone,
+        })
     }
 
     /// The grant a refresh token belongs to, with its customer's status.
