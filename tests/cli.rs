@@ -101,6 +101,41 @@ fn bad_registrations_are_refused_without_a_partial_write() {
                 "tls_client_auth",
                 "--subject-dn",
                 "CN=a",
+                "--grant",
+                "authorization_code",
+            ],
+            "needs at least one redirect URI",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                "http://tpp.example/cb",
+            ],
+            "invalid redirect URI",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--grant",
+                "refresh_token",
+            ],
+            "goes with authorization_code",
+        ),
+        (
+            &[
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
                 "--ca-pin",
                 "nonsense",
             ],
@@ -150,6 +185,44 @@ fn bad_registrations_are_refused_without_a_partial_write() {
     let (ok, list) = certbound(d, &["client", "list", "--json"]);
     assert!(ok);
     assert_eq!(list.trim(), "[]", "nothing was written");
+
+    // A client for the code flow.
+    let (ok, text) = certbound(
+        d,
+        &[
+            "client",
+            "add",
+            "--name",
+            "flow",
+            "--client-id",
+            "flow",
+            "--auth",
+            "tls_client_auth",
+            "--subject-dn",
+            "CN=flow",
+            "--grant",
+            "client_credentials",
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+            "--redirect-uri",
+            "https://tpp.example/cb",
+            "--redirect-uri",
+            "https://tpp.example/cb2",
+            "--json",
+        ],
+    );
+    assert!(ok, "{text}");
+    let added: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        added["grant_types"],
+        serde_json::json!(["client_credentials", "authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        added["redirect_uris"],
+        serde_json::json!(["https://tpp.example/cb", "https://tpp.example/cb2"])
+    );
 
     // The same id twice: the second is refused, the first stays.
     assert!(certbound(d, &ADD_X).0);

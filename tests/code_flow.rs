@@ -10,7 +10,10 @@ use common::flow::{self, Browser, ALICE, REDIRECT_URI};
 use common::{jwt_payload, post_form, x5t_s256, Db, TestEnv};
 use serde_json::Value;
 
-on_both_databases!(the_whole_flow_from_par_to_revocation);
+on_both_databases!(
+    the_whole_flow_from_par_to_revocation,
+    grants_are_listed_and_revoked_with_the_cli,
+);
 
 async fn bank(db: Db) -> TestEnv {
     TestEnv::start_with(db, |f| f.demo_bank = Some(true)).await
@@ -227,5 +230,77 @@ async fn the_whole_flow_from_par_to_revocation(db: Db) {
     assert_eq!(userinfo(tpp.clone(), access_token.clone()).await.0, 401);
     assert_eq!(introspect(second).await["active"], false);
     assert_eq!(introspect(refresh_token).await["active"], false);
+    env.finish().await;
+}
+
+/// `certbound` against the test's database.
+fn cli(env: &TestEnv, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .current_dir(env.dir.path())
+        .env("CERTBOUND_LOG", "warn")
+        .arg("--database-url")
+        .arg(&env.database_url)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+async fn grants_are_listed_and_revoked_with_the_cli(db: Db) {
+    let env = bank(db).await;
+    flow::register_tpp(&env, "tpp1", "openid accounts").await;
+    let tpp = env.http(Some(&env.issue("tpp1")));
+    let tokens = flow::tokens(&env, &tpp, "tpp1").await;
+    let access_token = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
+    let key = api_key(&env, "tpp1").await;
+
+    let (ok, text) = cli(&env, &["grant", "list", "--user", "alice", "--json"]);
+    assert!(ok, "{text}");
+    let grants: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(grants.len(), 1);
+    let grant = &grants[0];
+    assert_eq!(grant["state"], "active");
+    assert_eq!(grant["client_id"], "tpp1");
+    assert_eq!(grant["accounts"], serde_json::json!(["22289"]));
+    assert_eq!(grant["id"], jwt_payload(&access_token)["grant_id"]);
+    let (ok, text) = cli(&env, &["grant", "list", "--client", "tpp2", "--json"]);
+    assert!(ok && text.trim() == "[]", "{text}");
+    let (ok, text) = cli(&env, &["grant", "list", "--user", "nobody"]);
+    assert!(!ok && text.contains("no customer nobody"), "{text}");
+
+    let id = grant["id"].as_str().unwrap();
+    let (ok, text) = cli(&env, &["grant", "revoke", id]);
+    assert!(ok, "{text}");
+    let (ok, text) = cli(&env, &["grant", "revoke", id]);
+    assert!(!ok && text.contains("already revoked"), "{text}");
+    let (_, text) = cli(&env, &["grant", "list", "--json"]);
+    assert!(text.contains("\"revoked\""), "{text}");
+
+    // The running server refuses the grant's tokens within its reload interval: the refresh
+    // token at the token endpoint, the access token at the resource server.
+    let started = std::time::Instant::now();
+    loop {
+        let refreshed = flow::refresh(&env, &tpp, "tpp1", &refresh_token, &[]).await.0;
+        let at_bank = tpp
+            .get(env.url("/bank/v1/accounts"))
+            .bearer_auth(&access_token)
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if (refreshed, at_bank) == (400, 401) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{refreshed} {at_bank}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     env.finish().await;
 }

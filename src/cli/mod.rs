@@ -3,6 +3,7 @@
 mod apikeys;
 mod clients;
 mod doctor;
+mod grants;
 mod keys;
 mod pki;
 mod users;
@@ -19,6 +20,7 @@ use crate::store::Store;
 
 use apikeys::ApikeyCommand;
 use clients::ClientCommand;
+use grants::GrantCommand;
 use keys::KeysCommand;
 use pki::PkiCommand;
 use users::UserCommand;
@@ -63,6 +65,9 @@ enum Command {
     /// Bank customers, who sign in and consent in their browser.
     #[command(subcommand)]
     User(UserCommand),
+    /// What customers granted clients.
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Check a running deployment: forged certificate headers from this host must be refused.
     Doctor {
         /// Base URL of the server.
@@ -132,6 +137,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Keys(cmd) => keys::run(cmd, &settings).await,
         Command::Apikey(cmd) => apikeys::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::User(cmd) => users::run(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Grant(cmd) => grants::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Doctor { url, cacert } => {
             let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
             doctor::run(&url, &cacert).await
