@@ -118,6 +118,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(env: &TestEnv) -> Self {
+        Self::at(&env.pki, &env.front_url(""))
+    }
+
+    /// A browser trusting `pki`'s CA, sending relative paths to `front` (any port of localhost).
+    pub fn at(pki: &certbound::pki::dev::PkiLayout, front: &str) -> Self {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(
                 rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
@@ -125,18 +130,23 @@ impl Browser {
                 ))
                 .with_safe_default_protocol_versions()
                 .unwrap()
-                .with_root_certificates(super::roots(&env.pki))
+                .with_root_certificates(super::roots(pki))
                 .with_no_client_auth(),
             )
-            .resolve("localhost", env.front_addr())
+            .resolve("localhost", ([127, 0, 0, 1], 0).into())
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         Self {
             http,
-            front: env.front_url(""),
+            front: front.to_string(),
             cookies: Vec::new(),
         }
+    }
+
+    /// Sends relative paths to another front listener from now on (another process).
+    pub fn move_to(&mut self, front: &str) {
+        self.front = front.to_string();
     }
 
     fn url(&self, path_or_url: &str) -> String {
