@@ -299,8 +299,18 @@ async fn denial_and_consent_rules(db: Db) {
     assert!(bobs.location.is_none());
     let undecided = browser.decide(&consent, "maybe", &["22289"]).await;
     assert_eq!(undecided.status, 400);
-    let approved = browser.decide(&consent, "approve", &["22289", "31820", "22289"]).await;
-    assert_eq!(approved.status, 303, "{approved:?}");
+    // Approved from four tabs at once: one grant, one code.
+    let mut tabs = [browser.clone(), browser.clone(), browser.clone(), browser.clone()];
+    let [a, b, c, d] = &mut tabs;
+    let accounts = ["22289", "31820", "22289"];
+    let (ra, rb, rc, rd) = tokio::join!(
+        a.decide(&consent, "approve", &accounts),
+        b.decide(&consent, "approve", &accounts),
+        c.decide(&consent, "approve", &accounts),
+        d.decide(&consent, "approve", &accounts),
+    );
+    let approved: Vec<&Page> = [&ra, &rb, &rc, &rd].into_iter().filter(|p| p.status == 303).collect();
+    assert_eq!(approved.len(), 1, "{ra:?} {rb:?} {rc:?} {rd:?}");
     let grants = env.store.list_grants(None, Some("tpp1")).await.unwrap();
     assert_eq!(grants.len(), 1, "one grant, for the approval only");
     assert_eq!(grants[0].accounts, ["22289", "31820"]);

@@ -150,6 +150,23 @@ async fn the_whole_flow_from_par_to_revocation(db: Db) {
     );
     let other = env.http(Some(&env.issue("tpp2")));
     assert_eq!(userinfo(other, access_token.clone()).await.0, 401);
+    // A token a client got for itself, even with scope openid and a client_id that is a
+    // customer's id (registration refuses those; this one is written to the store directly),
+    // is nobody's userinfo.
+    let mut impostor = common::pki_client(
+        &customer.id,
+        certbound::domain::SubjectMatcher::Dn(certbound::pki::DistinguishedName::parse("CN=impostor").unwrap()),
+        "openid",
+    );
+    assert!(impostor.validate().is_err());
+    impostor.client_id = customer.id.clone();
+    env.store.insert_client(&impostor).await.unwrap();
+    let impostor_http = env.http(Some(&env.issue("impostor")));
+    let (_, own) = env.token(&impostor_http, &customer.id, &[("scope", "openid")]).await;
+    let own = own["access_token"].as_str().unwrap().to_string();
+    assert_eq!(jwt_payload(&own)["sub"], customer.id);
+    let (status, body) = userinfo(impostor_http, own).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "{body}");
 
     // 5. The demo bank: the certificate, the bound token and the API key; only the chosen account.
     let bank = |token: String, path: &'static str| {

@@ -179,6 +179,63 @@ async fn readme_examples_work_against_certbound_serve(db: Db) {
         .env("API_KEY", api_key["api_key"].as_str().unwrap());
     assert!(run(py).contains("22289"));
 
+    // The code flow blocks: PAR by the TPP, the browser part played by the test's browser
+    // (alice signs in and approves), the code redeemed by the second block.
+    let par = readme_block("sh", "/par")
+        .replace("8443", &port.to_string())
+        .replace("8444", &mtls_port.to_string());
+    let mut sh = Command::new("bash");
+    sh.args(["-euo", "pipefail", "-c", &format!("{par}echo \"VERIFIER=$VERIFIER\"\n")])
+        .current_dir(dir.path())
+        .env("PATH", &path)
+        .env("CERTBOUND_LOG", "warn");
+    for (k, v) in &env {
+        sh.env(k, v);
+    }
+    let output = run(sh);
+    let authorize_url = output
+        .lines()
+        .find(|l| l.contains("/authorize?"))
+        .unwrap_or_else(|| panic!("no authorize link in {output}"))
+        .trim()
+        .to_string();
+    let verifier = output
+        .lines()
+        .find_map(|l| l.strip_prefix("VERIFIER="))
+        .unwrap()
+        .to_string();
+    let pki = certbound::pki::dev::PkiLayout::new(dir.path().join("certbound-data/pki"));
+    let mut browser = common::flow::Browser::at(&pki, &format!("https://localhost:{port}"));
+    let started = browser.get(&authorize_url).await;
+    assert_eq!(started.status, 303, "{started:?}");
+    let login = browser.get(started.location.as_deref().unwrap()).await;
+    let signed_in = browser.sign_in(&login, "alice", "wonderland").await;
+    let consent = browser.get(signed_in.location.as_deref().unwrap()).await;
+    let back = browser.decide(&consent, "approve", &["22289"]).await;
+    assert!(back
+        .location
+        .as_deref()
+        .unwrap()
+        .starts_with("https://tpp.example/callback?"));
+    assert_eq!(back.redirect_param("state").as_deref(), Some("demo"));
+    let code = back.redirect_param("code").unwrap();
+    let redeem = readme_block("sh", "paste-the-code-here")
+        .replace("paste-the-code-here", &code)
+        .replace("8444", &mtls_port.to_string());
+    let mut sh = Command::new("bash");
+    sh.args(["-euo", "pipefail", "-c", &redeem])
+        .current_dir(dir.path())
+        .env("PKI", "certbound-data/pki")
+        .env("VERIFIER", &verifier);
+    let tokens = last_json_line(&run(sh));
+    let claims = common::jwt_payload(tokens["access_token"].as_str().expect("tokens for alice"));
+    assert!(claims["sub"].as_str().unwrap().starts_with("cust_"), "{claims}");
+    assert_eq!(claims["authorization_details"][0]["accounts"][0], "22289");
+    assert!(
+        tokens["refresh_token"].is_string() && tokens["id_token"].is_string(),
+        "{tokens}"
+    );
+
     // The CLI acts on the same database as the running server.
     let shown: Value = serde_json::from_str(&run({
         let mut c = certbound(dir.path(), &env);

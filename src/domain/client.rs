@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::customer::CUSTOMER_ID_PREFIX;
 use super::scope::is_scope_token;
 use super::GrantType;
 use crate::pki::{certs_from_pem, DistinguishedName, SpkiPin, Thumbprint};
@@ -191,6 +192,11 @@ impl Client {
             || self.client_id.chars().any(|c| c.is_control() || c == ' ')
         {
             return Err("client_id must be 1-255 printable characters without spaces".into());
+        }
+        if self.client_id.starts_with(CUSTOMER_ID_PREFIX) {
+            return Err(format!(
+                "client_id must not start with {CUSTOMER_ID_PREFIX:?}: that is how customers' subject ids start"
+            ));
         }
         if self.grant_types.is_empty() {
             return Err("at least one grant type is required".into());

@@ -48,6 +48,10 @@ pub struct Customer {
     pub updated_at: i64,
 }
 
+/// How a customer's id, their tokens' `sub`, starts. Client ids may not start so, which keeps
+/// the `sub` of a client's own tokens from ever naming a customer.
+pub const CUSTOMER_ID_PREFIX: &str = "cust_";
+
 impl Customer {
     /// A new active customer with a fresh opaque id (their tokens' `sub`) and an argon2id hash
     /// of `password`.
@@ -60,7 +64,10 @@ impl Customer {
         aws_lc_rs::rand::fill(&mut id).map_err(|_| "no system randomness".to_string())?;
         let now = crate::now();
         Ok(Self {
-            id: format!("cust_{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            id: format!(
+                "{CUSTOMER_ID_PREFIX}{}",
+                id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ),
             username,
             password: PasswordHash::new(password)?,
             status: CustomerStatus::Active,

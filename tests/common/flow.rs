@@ -109,7 +109,9 @@ impl Page {
     }
 }
 
-/// A customer's browser: no client certificate, cookies kept, redirects not followed.
+/// A customer's browser: no client certificate, cookies kept, redirects not followed. A clone is
+/// another tab of the same browser.
+#[derive(Clone)]
 pub struct Browser {
     http: reqwest::Client,
     front: String,
