@@ -1,6 +1,6 @@
 -- The authorization code flow (FAPI 2.0): pushed requests, the customer's interaction in the
--- browser, grants, codes and sign-in throttling. Every single-use artefact is consumed by one
--- atomic UPDATE, so the guarantee holds across processes sharing the database.
+-- browser, grants with their codes, and sign-in throttling. Every single-use artefact is consumed
+-- by one atomic UPDATE, so the guarantee holds across processes sharing the database.
 
 -- RFC 9126 pushed authorization requests: one-time, short-lived; only a hash of the request_uri.
 CREATE TABLE pushed_requests (
@@ -27,7 +27,9 @@ CREATE TABLE interactions (
 );
 CREATE INDEX interactions_expires_at ON interactions (expires_at);
 
--- What a customer granted a client; the refresh token (no rotation) is stored as a hash.
+-- What a customer granted a client, with its authorization code (one per grant: the hash, what
+-- it is bound to, until when, how often it was presented) and, once the code is redeemed, the
+-- hash of its refresh token (no rotation). Redeeming is one UPDATE of one row.
 CREATE TABLE grants (
     id TEXT PRIMARY KEY NOT NULL,
     customer_id TEXT NOT NULL,
@@ -38,6 +40,12 @@ CREATE TABLE grants (
     auth_time BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
+    code_hash TEXT NOT NULL UNIQUE,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    nonce TEXT,
+    code_expires_at BIGINT NOT NULL,
+    code_presentations BIGINT NOT NULL,
     redeemed_at BIGINT,
     revoked_at BIGINT,
     refresh_token_hash TEXT UNIQUE
@@ -45,19 +53,6 @@ CREATE TABLE grants (
 CREATE INDEX grants_customer_id ON grants (customer_id);
 CREATE INDEX grants_client_id ON grants (client_id);
 CREATE INDEX grants_revoked_at ON grants (revoked_at);
-
--- Authorization codes: a hash of the code, what it is bound to, and how often it was presented.
-CREATE TABLE authorization_codes (
-    code_hash TEXT PRIMARY KEY NOT NULL,
-    grant_id TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    redirect_uri TEXT NOT NULL,
-    code_challenge TEXT NOT NULL,
-    nonce TEXT,
-    expires_at BIGINT NOT NULL,
-    redemptions BIGINT NOT NULL
-);
-CREATE INDEX authorization_codes_expires_at ON authorization_codes (expires_at);
 
 -- Failed sign-ins, by "username:…" and "address:…", for throttling.
 CREATE TABLE login_failures (

@@ -81,7 +81,7 @@ async fn a_code_is_redeemed_once_and_a_replay_revokes_its_tokens(db: Db) {
 async fn expire_codes(env: &TestEnv) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&env.database_url).await.unwrap();
-    sqlx::query("UPDATE authorization_codes SET expires_at = $1")
+    sqlx::query("UPDATE grants SET code_expires_at = $1")
         .bind(certbound::now() - 1)
         .execute(&pool)
         .await

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
-use certbound::domain::{AuthMethod, Client, ClientStatus, SubjectMatcher};
+use certbound::domain::{AuthMethod, Client, ClientStatus, GrantType, SubjectMatcher};
 use certbound::pki::dev::{CertSpec, IssuedCert, PkiLayout};
 use certbound::pki::{certs_from_pem, DistinguishedName, Thumbprint};
 use certbound::store::Store;
@@ -112,16 +112,31 @@ pub fn database_url(dir: &Path) -> String {
 /// the server's defaults will find them. Done before the server starts, so it comes up with
 /// everything in place and no registration clears its client cache during a measurement.
 pub async fn prepare_data_dir(dir: &Path, count: usize) -> Vec<Arc<BenchClient>> {
+    prepare_data_dir_for(dir, &database_url(dir), count, &[GrantType::ClientCredentials], &[]).await
+}
+
+/// [`prepare_data_dir`] with clients registered, in the database at `database`, for `grants` and
+/// `redirect_uris`.
+pub async fn prepare_data_dir_for(
+    dir: &Path,
+    database: &str,
+    count: usize,
+    grants: &[GrantType],
+    redirect_uris: &[&str],
+) -> Vec<Arc<BenchClient>> {
     let pki = PkiLayout::new(data_dir(dir).join("pki"));
     pki.init().expect("dev PKI");
     let ca = pki.authority().expect("dev CA");
     let ca_der = certs_from_pem(ca.cert_pem().as_bytes()).expect("dev CA PEM").remove(0);
-    let store = Store::connect(&database_url(dir)).await.expect("SQLite database");
+    let store = Store::connect(database).await.expect("database");
     let mut clients = Vec::with_capacity(count);
     for n in 0..count {
         let id = format!("bench-{n:03}");
         let issued = ca.issue(&CertSpec::client(&id, 30)).expect("client certificate");
-        store.insert_client(&registration(&id)).await.expect("register client");
+        let mut client = registration(&id);
+        client.grant_types = grants.to_vec();
+        client.redirect_uris = redirect_uris.iter().map(|u| u.to_string()).collect();
+        store.insert_client(&client).await.expect("register client");
         clients.push(Arc::new(BenchClient::new(id, &issued, &ca_der)));
     }
     store.close().await;
@@ -137,8 +152,8 @@ fn registration(id: &str) -> Client {
         name: id.to_string(),
         status: ClientStatus::Active,
         auth_method: AuthMethod::TlsClientAuth,
-        grant_types: vec![certbound::domain::GrantType::ClientCredentials],
-        scopes: vec!["accounts".into()],
+        grant_types: vec![GrantType::ClientCredentials],
+        scopes: vec!["openid".into(), "accounts".into()],
         redirect_uris: Vec::new(),
         bound_access_tokens: true,
         subject: Some(SubjectMatcher::Dn(dn)),
@@ -350,6 +365,15 @@ impl WorkerStats {
                 self.first_error.get_or_insert(e);
             }
         }
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    /// Latencies of the successful requests in the window, in milliseconds.
+    pub fn latencies_ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.latencies_us.iter().map(|&us| f64::from(us) / 1000.0)
     }
 
     fn merge(&mut self, other: WorkerStats) {

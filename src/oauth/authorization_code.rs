@@ -1,7 +1,9 @@
 //! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6, FAPI 2.0 SP §5.3.2.1): the code
 //! is redeemed once, before it expires, by the client it was issued to, with the same redirect
-//! URI and the PKCE verifier of its challenge. A second redemption revokes the grant and every
-//! token issued under it.
+//! URI and the PKCE verifier of its challenge, while its grant is live. Presenting it is one
+//! atomic statement that counts the presentation, so of concurrent presentations exactly one is
+//! first; a second presentation revokes the grant and every token issued under it. A code
+//! presented with a wrong verifier, client or redirect URI is used up.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -11,8 +13,8 @@ use subtle::ConstantTimeEq;
 use super::client_auth::VerifiedClient;
 use super::issue::{self, TokenResponse};
 use super::{sender_constraint, OAuthError, OAuthForm, Shared};
-use crate::domain::{Authorization, GrantType, Subject};
-use crate::store::grants::{CodeRow, Redemption};
+use crate::domain::{Authorization, Grant, GrantType, Subject};
+use crate::store::grants::{CodeRow, Presented};
 use crate::tls::PeerCertificate;
 use crate::web::cookies::{hash, random_token};
 
@@ -28,23 +30,22 @@ pub async fn exchange(
     let cnf = sender_constraint::confirmation(client, peer)?;
     let now = crate::now();
     let refresh_token = client.client().may_use(GrantType::RefreshToken).then(random_token);
-    let redemption = state
+    let Presented {
+        grant,
+        code,
+        presentations,
+    } = state
         .store
-        .redeem_code(&hash(code), refresh_token.as_deref().map(hash).as_deref(), now, |row| {
-            check_not_expired(row, now)?;
-            check_same_client(row, client)?;
-            check_same_redirect_uri(row, redirect_uri)?;
-            check_pkce(row, verifier)
-        })
+        .present_code(&hash(code), refresh_token.as_deref().map(hash).as_deref(), now)
         .await
-        .map_err(OAuthError::internal)?;
-    let (row, grant) = match redemption {
-        Redemption::Redeemed(row, grant) => (row, grant),
-        Redemption::Unknown => return Err(OAuthError::InvalidGrant("unknown authorization code")),
-        Redemption::Replayed(row) => return Err(revoke_after_replay(state, &row).await),
-        Redemption::Refused(e) => return Err(e),
-        Redemption::GrantGone => return Err(OAuthError::InvalidGrant("the grant was revoked or has expired")),
-    };
+        .map_err(OAuthError::internal)?
+        .ok_or(OAuthError::InvalidGrant("unknown authorization code"))?;
+    check_first_presentation(state, &grant, presentations).await?;
+    check_not_expired(&code, now)?;
+    check_same_client(&grant, client)?;
+    check_same_redirect_uri(&code, redirect_uri)?;
+    check_pkce(&code, verifier)?;
+    check_grant_live(&grant, now)?;
     let authorization = Authorization {
         subject: Subject::Customer {
             id: grant.customer_id.clone(),
@@ -61,7 +62,7 @@ pub async fn exchange(
             client.id(),
             &grant.customer_id,
             grant.auth_time,
-            row.nonce.as_deref(),
+            code.nonce.as_deref(),
             now,
         )?);
     }
@@ -81,15 +82,18 @@ fn check_verifier_format(verifier: Option<&str>) -> Result<&str, OAuthError> {
 }
 
 /// RFC 6749 §4.1.2: a code presented again means it leaked; everything issued from it goes.
-async fn revoke_after_replay(state: &Shared, row: &CodeRow) -> OAuthError {
-    match state.store.revoke_grant(&row.grant_id, crate::now()).await {
-        Ok(revoked) => {
-            state.refresh_tokens.clear();
-            tracing::warn!(grant_id = %row.grant_id, revoked, "authorization code presented again; grant revoked");
-            OAuthError::InvalidGrant("authorization code already used")
-        }
-        Err(e) => OAuthError::internal(e),
+async fn check_first_presentation(state: &Shared, grant: &Grant, presentations: i64) -> Result<(), OAuthError> {
+    if presentations == 1 {
+        return Ok(());
     }
+    let revoked = state
+        .store
+        .revoke_grant(&grant.id, crate::now())
+        .await
+        .map_err(OAuthError::internal)?;
+    state.refresh_tokens.clear();
+    tracing::warn!(grant_id = %grant.id, revoked, "authorization code presented again; grant revoked");
+    Err(OAuthError::InvalidGrant("authorization code already used"))
 }
 
 fn check_not_expired(row: &CodeRow, now: i64) -> Result<(), OAuthError> {
@@ -100,8 +104,8 @@ fn check_not_expired(row: &CodeRow, now: i64) -> Result<(), OAuthError> {
     }
 }
 
-fn check_same_client(row: &CodeRow, client: &VerifiedClient) -> Result<(), OAuthError> {
-    if row.client_id == client.id() {
+fn check_same_client(grant: &Grant, client: &VerifiedClient) -> Result<(), OAuthError> {
+    if grant.client_id == client.id() {
         Ok(())
     } else {
         Err(OAuthError::InvalidGrant("authorization code of another client"))
@@ -116,6 +120,15 @@ fn check_same_redirect_uri(row: &CodeRow, redirect_uri: &str) -> Result<(), OAut
         Err(OAuthError::InvalidGrant(
             "redirect_uri differs from the authorization request",
         ))
+    }
+}
+
+/// Not revoked (by the customer, an operator, or a replay) and not expired.
+fn check_grant_live(grant: &Grant, now: i64) -> Result<(), OAuthError> {
+    if grant.is_live(now) {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidGrant("the grant was revoked or has expired"))
     }
 }
 
@@ -139,8 +152,6 @@ mod tests {
     fn pkce_s256_known_answer() {
         let row = CodeRow {
             code_hash: String::new(),
-            grant_id: String::new(),
-            client_id: String::new(),
             redirect_uri: String::new(),
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
             nonce: None,

@@ -1,6 +1,7 @@
-//! Grants, their authorization codes and refresh tokens. Codes and refresh tokens are stored as
-//! SHA-256 hashes; a code is redeemed by one atomic UPDATE that also counts how often it was
-//! presented, so a second redemption is seen even when two processes race.
+//! Grants, each with its authorization code and, once redeemed, its refresh token; codes and
+//! refresh tokens are stored as SHA-256 hashes. Redeeming a code is one UPDATE of one row that
+//! also counts how often the code was presented, so a second presentation is seen as one even
+//! when two processes race.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -8,35 +9,29 @@ use sqlx::Row;
 use super::{bump_revision, int, opt_text, text, Store, StoreError};
 use crate::domain::{CustomerStatus, Grant};
 
-/// An authorization code as stored (RFC 6749 §4.1.2: bound to the client, the redirect URI, the
-/// PKCE challenge and the grant).
+/// A grant's authorization code (RFC 6749 §4.1.2: bound to the client and the grant, which the
+/// grant holds, and to the redirect URI and the PKCE challenge).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRow {
     pub code_hash: String,
-    pub grant_id: String,
-    pub client_id: String,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub nonce: Option<String>,
     pub expires_at: i64,
 }
 
-/// What came of presenting a code.
+/// A code as presented: its grant, itself, and how many times it has now been presented (1 the
+/// first time, when the grant was marked redeemed with the refresh token's hash if it was live).
 #[derive(Debug)]
-pub enum Redemption<E> {
-    /// No such code.
-    Unknown,
-    /// Presented before: it leaked.
-    Replayed(CodeRow),
-    /// The caller's check refused it.
-    Refused(E),
-    /// Its grant was revoked or expired, or already redeemed.
-    GrantGone,
-    Redeemed(CodeRow, Grant),
+pub struct Presented {
+    pub grant: Grant,
+    pub code: CodeRow,
+    pub presentations: i64,
 }
 
 const GRANT_COLUMNS: &str = "id, customer_id, client_id, scopes, accounts, audience, auth_time, created_at, \
     expires_at, redeemed_at, revoked_at";
+const CODE_COLUMNS: &str = "code_hash, redirect_uri, code_challenge, nonce, code_expires_at, code_presentations";
 
 impl Store {
     /// Completes an interaction with the customer's approval: the grant and its code are written
@@ -57,7 +52,10 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        let sql = format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        let sql = format!(
+            "INSERT INTO grants ({GRANT_COLUMNS}, {CODE_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0)"
+        );
         sqlx::query(&sql)
             .bind(&grant.id)
             .bind(&grant.customer_id)
@@ -70,83 +68,52 @@ impl Store {
             .bind(grant.expires_at)
             .bind(grant.redeemed_at)
             .bind(grant.revoked_at)
+            .bind(&code.code_hash)
+            .bind(&code.redirect_uri)
+            .bind(&code.code_challenge)
+            .bind(&code.nonce)
+            .bind(code.expires_at)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO authorization_codes \
-             (code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at, redemptions) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
-        )
-        .bind(&code.code_hash)
-        .bind(&code.grant_id)
-        .bind(&code.client_id)
-        .bind(&code.redirect_uri)
-        .bind(&code.code_challenge)
-        .bind(&code.nonce)
-        .bind(code.expires_at)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Redeems a code in one transaction: counts the presentation, runs `check` on a first
-    /// presentation, and marks the grant redeemed with its refresh token's hash (if the grant is
-    /// still live and not redeemed before). A concurrent presentation of the same code waits for
-    /// this transaction, so exactly one can be first. A code presented again, or refused by
-    /// `check`, is used up all the same.
-    pub async fn redeem_code<E>(
+    /// Counts a presentation of the code and, if it is the first and the grant is not revoked,
+    /// marks the grant redeemed with `refresh_token_hash`, in one statement. The caller checks
+    /// the rest (expiry, client, redirect URI, PKCE) and issues nothing if they fail, so a code
+    /// presented wrongly is used up all the same.
+    pub async fn present_code(
         &self,
         code_hash: &str,
         refresh_token_hash: Option<&str>,
         now: i64,
-        check: impl FnOnce(&CodeRow) -> Result<(), E>,
-    ) -> Result<Redemption<E>, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(
-            "UPDATE authorization_codes SET redemptions = redemptions + 1 WHERE code_hash = $1 \
-             RETURNING code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at, redemptions",
-        )
-        .bind(code_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Redemption::Unknown);
-        };
-        let code = CodeRow {
-            code_hash: text(&row, "code_hash")?,
-            grant_id: text(&row, "grant_id")?,
-            client_id: text(&row, "client_id")?,
-            redirect_uri: text(&row, "redirect_uri")?,
-            code_challenge: text(&row, "code_challenge")?,
-            nonce: opt_text(&row, "nonce")?,
-            expires_at: int(&row, "expires_at")?,
-        };
-        if int(&row, "redemptions")? > 1 {
-            tx.commit().await?;
-            return Ok(Redemption::Replayed(code));
-        }
-        if let Err(e) = check(&code) {
-            tx.commit().await?;
-            return Ok(Redemption::Refused(e));
-        }
+    ) -> Result<Option<Presented>, StoreError> {
         let sql = format!(
-            "UPDATE grants SET redeemed_at = $1, refresh_token_hash = $2 \
-             WHERE id = $3 AND revoked_at IS NULL AND redeemed_at IS NULL AND expires_at > $1 \
-             RETURNING {GRANT_COLUMNS}"
+            "UPDATE grants SET code_presentations = code_presentations + 1, \
+             redeemed_at = CASE WHEN code_presentations = 0 AND revoked_at IS NULL THEN $1 ELSE redeemed_at END, \
+             refresh_token_hash = CASE WHEN code_presentations = 0 AND revoked_at IS NULL THEN $2 \
+             ELSE refresh_token_hash END \
+             WHERE code_hash = $3 RETURNING {GRANT_COLUMNS}, {CODE_COLUMNS}"
         );
-        let grant = sqlx::query(&sql)
+        let row = sqlx::query(&sql)
             .bind(now)
             .bind(refresh_token_hash)
-            .bind(&code.grant_id)
-            .fetch_optional(&mut *tx)
+            .bind(code_hash)
+            .fetch_optional(self.pool())
             .await?;
-        let grant = grant.as_ref().map(grant_from_row).transpose()?;
-        tx.commit().await?;
-        Ok(match grant {
-            Some(grant) => Redemption::Redeemed(code, grant),
-            None => Redemption::GrantGone,
-        })
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Presented {
+            grant: grant_from_row(&row)?,
+            code: CodeRow {
+                code_hash: text(&row, "code_hash")?,
+                redirect_uri: text(&row, "redirect_uri")?,
+                code_challenge: text(&row, "code_challenge")?,
+                nonce: opt_text(&row, "nonce")?,
+                expires_at: int(&row, "code_expires_at")?,
+            },
+            presentations: int(&row, "code_presentations")?,
+        }))
     }
 
     /// The grant a refresh token belongs to, with its customer's status.
@@ -217,6 +184,18 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get::<String, _>("id")?, r.try_get::<i64, _>("revoked_at")?)))
             .collect()
+    }
+
+    /// Deletes grants that can no longer matter at `now`: expired ones, and ones whose code was
+    /// never redeemed, a day after the code expired.
+    pub async fn purge_dead_grants(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM grants WHERE expires_at < $1 OR (redeemed_at IS NULL AND code_expires_at < $1 - 86400)",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -45,16 +45,16 @@ impl Store {
         Ok(row.map(|r| r.try_get::<String, _>("request")).transpose()?)
     }
 
-    /// Deletes what the code flow no longer needs: expired pushed requests, interactions and
-    /// codes, and sign-in failures older than `failures_before`.
+    /// Deletes what the code flow no longer needs: expired pushed requests and interactions,
+    /// dead grants, and sign-in failures older than `failures_before`.
     pub async fn purge_flow_state(&self, now: i64, failures_before: i64) -> Result<(), StoreError> {
         for sql in [
             "DELETE FROM pushed_requests WHERE expires_at < $1",
             "DELETE FROM interactions WHERE expires_at < $1",
-            "DELETE FROM authorization_codes WHERE expires_at < $1",
         ] {
             sqlx::query(sql).bind(now).execute(self.pool()).await?;
         }
+        self.purge_dead_grants(now).await?;
         sqlx::query("DELETE FROM login_failures WHERE at < $1")
             .bind(failures_before)
             .execute(self.pool())

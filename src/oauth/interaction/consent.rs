@@ -138,8 +138,6 @@ async fn approve(
     let code = cookies::random_token();
     let row = CodeRow {
         code_hash: cookies::hash(&code),
-        grant_id: grant.id.clone(),
-        client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
