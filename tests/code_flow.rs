@@ -148,6 +148,14 @@ async fn the_whole_flow_from_par_to_revocation(db: Db) {
         (200, &Value::from(customer.id.clone())),
         "{info}"
     );
+    let posted = tpp
+        .post(env.url("/userinfo"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200, "POST works like GET");
+    assert_eq!(posted.json::<Value>().await.unwrap()["sub"], customer.id);
     let other = env.http(Some(&env.issue("tpp2")));
     assert_eq!(userinfo(other, access_token.clone()).await.0, 401);
     // A token a client got for itself, even with scope openid and a client_id that is a

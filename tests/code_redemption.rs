@@ -20,22 +20,6 @@ on_both_databases!(
     what_the_client_registered_decides_what_it_gets,
 );
 
-/// A fresh code for tpp1 (alice, account 22289) and its verifier.
-async fn code(env: &TestEnv, tpp: &reqwest::Client, client_id: &str) -> (String, String) {
-    let (verifier, challenge) = flow::pkce();
-    let (status, pushed) = flow::par(env, tpp, client_id, &challenge, &[]).await;
-    assert_eq!(status, 201, "{pushed}");
-    let back = flow::approve(
-        env,
-        client_id,
-        pushed["request_uri"].as_str().unwrap(),
-        ALICE,
-        &["22289"],
-    )
-    .await;
-    (back.redirect_param("code").expect("a code"), verifier)
-}
-
 fn assert_invalid_grant(status: u16, body: &Value) {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 }
@@ -50,7 +34,7 @@ async fn a_code_is_redeemed_once_and_a_replay_revokes_its_tokens(db: Db) {
     let env = TestEnv::start(db).await;
     flow::register_tpp(&env, "tpp1", "openid accounts").await;
     let tpp = env.http(Some(&env.issue("tpp1")));
-    let (code, verifier) = code(&env, &tpp, "tpp1").await;
+    let (code, verifier) = flow::code(&env, &tpp, "tpp1").await;
     let (status, tokens) = flow::redeem(&env, &tpp, "tpp1", &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     let access_token = tokens["access_token"].as_str().unwrap();
@@ -70,7 +54,7 @@ async fn a_code_is_redeemed_once_and_a_replay_revokes_its_tokens(db: Db) {
     // An unknown code, and a code past its 60 seconds.
     let (status, body) = flow::redeem(&env, &tpp, "tpp1", "no-such-code", &verifier).await;
     assert_invalid_grant(status, &body);
-    let (code, verifier) = self::code(&env, &tpp, "tpp1").await;
+    let (code, verifier) = flow::code(&env, &tpp, "tpp1").await;
     expire_codes(&env).await;
     let (status, body) = flow::redeem(&env, &tpp, "tpp1", &code, &verifier).await;
     assert_invalid_grant(status, &body);
@@ -118,11 +102,11 @@ async fn a_code_is_bound_to_its_client_verifier_and_redirect_uri(db: Db) {
     let uri = flow::REDIRECT_URI;
 
     // Another client, with its own valid authentication.
-    let (code, verifier) = code(&env, &tpp1, "tpp1").await;
+    let (code, verifier) = flow::code(&env, &tpp1, "tpp1").await;
     let (status, body) = redeem(tpp2.clone(), form("tpp2", &code, uri, Some(&verifier))).await;
     assert_invalid_grant(status, &body);
     // The right client_id over another client's certificate: authentication fails first.
-    let (code, verifier) = self::code(&env, &tpp1, "tpp1").await;
+    let (code, verifier) = flow::code(&env, &tpp1, "tpp1").await;
     let (status, body) = redeem(tpp2.clone(), form("tpp1", &code, uri, Some(&verifier))).await;
     assert_invalid_client(status, &body);
     let (status, body) = redeem(env.http(None), form("tpp1", &code, uri, Some(&verifier))).await;
@@ -134,12 +118,12 @@ async fn a_code_is_bound_to_its_client_verifier_and_redirect_uri(db: Db) {
         (Some(Some("not valid!".to_string())), uri),
         (None, "https://tpp.example/other"),
     ] {
-        let (code, right) = self::code(&env, &tpp1, "tpp1").await;
+        let (code, right) = flow::code(&env, &tpp1, "tpp1").await;
         let verifier = wrong_verifier.unwrap_or(Some(right));
         let (status, body) = redeem(tpp1.clone(), form("tpp1", &code, redirect, verifier.as_deref())).await;
         assert_invalid_grant(status, &body);
     }
-    let (code, verifier) = self::code(&env, &tpp1, "tpp1").await;
+    let (code, verifier) = flow::code(&env, &tpp1, "tpp1").await;
     let mut without_redirect = form("tpp1", &code, uri, Some(&verifier));
     without_redirect.retain(|(k, _)| *k != "redirect_uri");
     let (status, body) = redeem(tpp1.clone(), without_redirect).await;
@@ -158,7 +142,7 @@ async fn concurrent_redemptions_yield_one_token(db: Db) {
     let env = TestEnv::start(db).await;
     flow::register_tpp(&env, "tpp1", "openid accounts").await;
     let tpp = env.http(Some(&env.issue("tpp1")));
-    let (code, verifier) = code(&env, &tpp, "tpp1").await;
+    let (code, verifier) = flow::code(&env, &tpp, "tpp1").await;
     let attempts = (0..8).map(|_| flow::redeem(&env, &tpp, "tpp1", &code, &verifier));
     let results = futures_join_all(attempts).await;
     let ok = results.iter().filter(|(s, _)| *s == 200).count();

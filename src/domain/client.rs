@@ -42,31 +42,8 @@ impl FromStr for AuthMethod {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientStatus {
-    Active,
-    Disabled,
-}
-
-impl ClientStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientStatus::Active => "active",
-            ClientStatus::Disabled => "disabled",
-        }
-    }
-}
-
-impl FromStr for ClientStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "active" => Ok(Self::Active),
-            "disabled" => Ok(Self::Disabled),
-            other => Err(format!("unknown status {other:?}")),
-        }
-    }
-}
+/// Whether the client may authenticate.
+pub type ClientStatus = super::status::Status;
 
 /// The one registered subject a `tls_client_auth` certificate must carry (RFC 8705 §2.1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]

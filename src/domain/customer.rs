@@ -1,38 +1,14 @@
 //! Bank customers: the end users who sign in at the authorization endpoint and grant TPPs access
 //! to their accounts.
 
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CustomerStatus {
-    Active,
-    Disabled,
-}
-
-impl CustomerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CustomerStatus::Active => "active",
-            CustomerStatus::Disabled => "disabled",
-        }
-    }
-}
-
-impl FromStr for CustomerStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "active" => Ok(Self::Active),
-            "disabled" => Ok(Self::Disabled),
-            other => Err(format!("unknown status {other:?}")),
-        }
-    }
-}
+/// Whether the customer may sign in and their refresh tokens work.
+pub type CustomerStatus = super::status::Status;
 
 /// A customer as stored. `id` is the stable, opaque `sub` of their tokens; the username is what
 /// they type, compared case-insensitively.

@@ -1,6 +1,8 @@
 //! What a customer granted a client at the consent page: the scopes, the accounts they chose,
 //! and for how long. Tokens issued under it carry its id; revoking it ends them all.
 
+use super::{Authorization, Subject};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub id: String,
@@ -22,5 +24,19 @@ pub struct Grant {
 impl Grant {
     pub fn is_live(&self, now: i64) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
+    }
+
+    /// What a token issued under this grant may say: it acts for the customer, with `scope` and
+    /// `audience` (the grant's, or narrower ones a refresh asked for), over the chosen accounts.
+    pub fn authorization(&self, scope: Vec<String>, audience: Vec<String>) -> Authorization {
+        Authorization {
+            subject: Subject::Customer {
+                id: self.customer_id.clone(),
+                grant_id: self.id.clone(),
+            },
+            scope,
+            audience,
+            accounts: self.accounts.clone(),
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod customer;
 pub mod grant;
 pub mod grant_type;
 pub mod scope;
+pub mod status;
 pub mod token;
 
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};

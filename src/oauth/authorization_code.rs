@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::client_auth::VerifiedClient;
 use super::issue::{self, TokenResponse};
 use super::{sender_constraint, OAuthError, OAuthForm, Shared};
-use crate::domain::{Authorization, Grant, GrantType, Subject};
+use crate::domain::{Grant, GrantType};
 use crate::store::grants::{CodeRow, Presented};
 use crate::tls::PeerCertificate;
 use crate::web::cookies::{hash, random_token};
@@ -46,15 +46,7 @@ pub async fn exchange(
     check_same_redirect_uri(&code, redirect_uri)?;
     check_pkce(&code, verifier)?;
     check_grant_live(&grant, now)?;
-    let authorization = Authorization {
-        subject: Subject::Customer {
-            id: grant.customer_id.clone(),
-            grant_id: grant.id.clone(),
-        },
-        scope: grant.scopes.clone(),
-        audience: grant.audience.clone(),
-        accounts: grant.accounts.clone(),
-    };
+    let authorization = grant.authorization(grant.scopes.clone(), grant.audience.clone());
     let mut response = TokenResponse::bearer(state, client, &authorization, cnf.as_ref())?;
     if grant.scopes.iter().any(|s| s == "openid") {
         response.id_token = Some(issue::id_token(

@@ -6,7 +6,7 @@ use super::client_auth::VerifiedClient;
 use super::issue::TokenResponse;
 use super::refresh_tokens::RefreshEntry;
 use super::{params, sender_constraint, OAuthError, OAuthForm, Shared};
-use crate::domain::{Authorization, CustomerStatus, Subject};
+use crate::domain::CustomerStatus;
 use crate::tls::PeerCertificate;
 use crate::web::cookies::hash;
 
@@ -27,15 +27,10 @@ pub async fn exchange(
     check_grant_live(&entry, crate::now())?;
     check_customer_active(&entry)?;
     let grant = &entry.grant;
-    let authorization = Authorization {
-        subject: Subject::Customer {
-            id: grant.customer_id.clone(),
-            grant_id: grant.id.clone(),
-        },
-        scope: params::granted_scope(&grant.scopes, form.get("scope"))?,
-        audience: check_resources_within_grant(form, &grant.audience)?,
-        accounts: grant.accounts.clone(),
-    };
+    let authorization = grant.authorization(
+        params::granted_scope(&grant.scopes, form.get("scope"))?,
+        check_resources_within_grant(form, &grant.audience)?,
+    );
     let cnf = sender_constraint::confirmation(client, peer)?;
     TokenResponse::bearer(state, client, &authorization, cnf.as_ref())
 }

@@ -40,6 +40,14 @@ pub fn page(status: StatusCode, html: String, form_action: Option<&str>) -> Resp
     response
 }
 
+/// Renders `template` as a [`page`]; a template that fails to render is the generic error page.
+pub fn render(template: &impl askama::Template, status: StatusCode, form_action: Option<&str>) -> Response {
+    match template.render() {
+        Ok(html) => page(status, html, form_action),
+        Err(e) => PageError::internal(e).into_response(),
+    }
+}
+
 /// A 303 See Other: after a form post the browser follows it with GET, never re-posting the
 /// customer's password (FAPI 2.0 SP §5.3.2.2; 307 would re-post it).
 pub fn see_other(location: &str) -> Response {

@@ -261,9 +261,9 @@ pub async fn approve(
     browser.decide(&consent, "approve", accounts).await
 }
 
-/// PAR, the browser and the token request in one: the token response for a fresh grant of
-/// alice's account 22289 to `client_id`, and the PKCE verifier used.
-pub async fn tokens(env: &TestEnv, tpp: &reqwest::Client, client_id: &str) -> Value {
+/// PAR and the browser for a fresh grant of alice's account 22289 to `client_id`: the code and
+/// its PKCE verifier.
+pub async fn code(env: &TestEnv, tpp: &reqwest::Client, client_id: &str) -> (String, String) {
     let (verifier, challenge) = pkce();
     let (status, pushed) = par(env, tpp, client_id, &challenge, &[]).await;
     assert_eq!(status, 201, "{pushed}");
@@ -275,7 +275,12 @@ pub async fn tokens(env: &TestEnv, tpp: &reqwest::Client, client_id: &str) -> Va
         &["22289"],
     )
     .await;
-    let code = back.redirect_param("code").expect("a code");
+    (back.redirect_param("code").expect("a code"), verifier)
+}
+
+/// [`code`] and the token request in one: the token response.
+pub async fn tokens(env: &TestEnv, tpp: &reqwest::Client, client_id: &str) -> Value {
+    let (code, verifier) = code(env, tpp, client_id).await;
     let (status, body) = redeem(env, tpp, client_id, &code, &verifier).await;
     assert_eq!(status, 200, "{body}");
     body

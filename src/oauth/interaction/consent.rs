@@ -14,7 +14,7 @@ use crate::domain::{Customer, Grant};
 use crate::oauth::form::{OAuthForm, PageForm};
 use crate::oauth::{AppState, Shared};
 use crate::store::grants::CodeRow;
-use crate::web::{cookies, origin, page as render, see_other, PageError};
+use crate::web::{cookies, origin, render, see_other, PageError};
 
 /// Seconds an authorization code lives (FAPI 2.0 SP §5.3.2.1: at most 60).
 pub const CODE_TTL: i64 = 60;
@@ -34,7 +34,7 @@ struct ConsentPage<'a> {
 }
 
 pub(super) fn page(state: &Shared, interaction: &Interaction, customer: &Customer, error: Option<&str>) -> Response {
-    let html = ConsentPage {
+    let page = ConsentPage {
         brand: &state.brand,
         client_name: interaction.client_name(),
         username: &customer.username,
@@ -44,18 +44,14 @@ pub(super) fn page(state: &Shared, interaction: &Interaction, customer: &Custome
         accounts: &customer.accounts,
         expires: human_date(crate::now() + state.lifetimes.grant),
         error,
-    }
-    .render();
+    };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    match html {
-        // The decision ends in a redirect to the client, which the form-action policy must allow.
-        Ok(html) => render(status, html, origin(&interaction.request.redirect_uri).as_deref()),
-        Err(e) => PageError::internal(e).into_response(),
-    }
+    // The decision ends in a redirect to the client, which the form-action policy must allow.
+    render(&page, status, origin(&interaction.request.redirect_uri).as_deref())
 }
 
 /// `POST /interaction/{id}/consent`.

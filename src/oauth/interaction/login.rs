@@ -12,7 +12,7 @@ use crate::domain::{Customer, PasswordHash};
 use crate::oauth::form::PageForm;
 use crate::oauth::{AppState, Shared};
 use crate::tls::ClientAddr;
-use crate::web::{cookies, page as render, see_other, PageError};
+use crate::web::{cookies, render, see_other, PageError};
 
 const WRONG: &str = "The username or password is not right.";
 const THROTTLED: &str = "Too many failed sign-in attempts. Wait a few minutes, then try again.";
@@ -36,19 +36,15 @@ pub(super) fn page_with(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let html = LoginPage {
+    let page = LoginPage {
         brand: &state.brand,
         client_name: interaction.client_name(),
         interaction_id: &interaction.row.id,
         csrf: &interaction.row.csrf_token,
         username,
         error,
-    }
-    .render();
-    match html {
-        Ok(html) => render(status, html, None),
-        Err(e) => PageError::internal(e).into_response(),
-    }
+    };
+    render(&page, status, None)
 }
 
 pub(super) fn page(state: &Shared, interaction: &Interaction, username: &str, error: Option<&str>) -> Response {
