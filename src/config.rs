@@ -43,6 +43,21 @@ pub struct FileConfig {
     pub gateway: Option<GatewayConfig>,
     /// Serve the demo bank API under `/bank/v1/`.
     pub demo_bank: Option<bool>,
+    /// Fetching clients' `jwks_uri`.
+    pub client_jwks: Option<ClientJwksConfig>,
+}
+
+/// How clients' `jwks_uri` documents are fetched.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientJwksConfig {
+    /// PEM bundle of CAs to verify `jwks_uri` servers with (default: the system's store).
+    pub ca_file: Option<PathBuf>,
+    /// Allow loopback and private addresses (tests and closed networks only).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// Least seconds between two fetches of one `jwks_uri` for an unknown `kid` (default 60).
+    pub min_refresh_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +103,7 @@ pub struct Settings {
     pub mtls_forwarding: Arc<Forwarding>,
     pub gateway: Option<GatewayConfig>,
     pub demo_bank: bool,
+    pub client_jwks: ClientJwksConfig,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -262,6 +278,13 @@ impl Settings {
                 ));
             }
         }
+        let mut client_jwks = file.client_jwks.unwrap_or_default();
+        if let Some(path) = env("CERTBOUND_CLIENT_JWKS_CA_FILE") {
+            client_jwks.ca_file = Some(PathBuf::from(path));
+        }
+        if let Some(v) = env("CERTBOUND_CLIENT_JWKS_ALLOW_PRIVATE") {
+            client_jwks.allow_private_addresses = parse_bool("client_jwks.allow_private_addresses", &v)?;
+        }
         let demo_bank = match env("CERTBOUND_DEMO_BANK") {
             Some(v) => parse_bool("demo_bank", &v)?,
             None => file.demo_bank.unwrap_or(false),
@@ -287,6 +310,7 @@ impl Settings {
             mtls_forwarding: Arc::new(mtls_forwarding),
             gateway: file.gateway,
             demo_bank,
+            client_jwks,
         })
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("pki", &[]),
     ("jose", &[]),
-    ("domain", &["pki"]),
+    ("domain", &["jose", "pki"]),
     ("store", &["domain", "pki"]),
     ("tls", &["pki"]),
     ("web", &[]),

@@ -224,6 +224,61 @@ fn bad_registrations_are_refused_without_a_partial_write() {
         serde_json::json!(["https://tpp.example/cb", "https://tpp.example/cb2"])
     );
 
+    // A private_key_jwt client with its keys in a file, or at a jwks_uri; not without keys, not
+    // with a private key in the JWKS, not with a plain-http jwks_uri.
+    let key = certbound::jose::SigningKey::generate(certbound::jose::SigningAlg::Es256)
+        .unwrap()
+        .0;
+    std::fs::write(
+        d.join("jwks.json"),
+        serde_json::json!({"keys": [key.public_jwk()]}).to_string(),
+    )
+    .unwrap();
+    let mut private = key.public_jwk().clone();
+    private["d"] = "c2VjcmV0".into();
+    std::fs::write(
+        d.join("private.json"),
+        serde_json::json!({"keys": [private]}).to_string(),
+    )
+    .unwrap();
+    let pk = |extra: &[&str]| {
+        let mut args = vec!["client", "add", "--name", "pk", "--auth", "private_key_jwt", "--json"];
+        args.extend_from_slice(extra);
+        certbound(d, &args)
+    };
+    let (ok, text) = pk(&["--client-id", "pk1", "--jwks", "jwks.json"]);
+    assert!(ok, "{text}");
+    let added: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(added["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(added["jwks"]["keys"][0]["kid"], key.kid());
+    let (ok, text) = pk(&[
+        "--client-id",
+        "pk2",
+        "--jwks-uri",
+        "https://tpp.example/jwks.json",
+        "--dpop-bound",
+    ]);
+    assert!(ok, "{text}");
+    let added: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(added["jwks_uri"], "https://tpp.example/jwks.json");
+    assert_eq!(added["dpop_bound_access_tokens"], true);
+    for (extra, message) in [
+        (&[][..], "needs a JWKS with at least one signing key"),
+        (&["--jwks", "private.json"][..], "private key material"),
+        (&["--jwks-uri", "http://tpp.example/jwks.json"][..], "invalid jwks_uri"),
+        (
+            &["--jwks", "jwks.json", "--jwks-uri", "https://tpp.example/j"][..],
+            "exclusive",
+        ),
+        (
+            &["--jwks", "jwks.json", "--subject-dn", "CN=pk"][..],
+            "not a certificate subject",
+        ),
+    ] {
+        let (ok, text) = pk(extra);
+        assert!(!ok && text.contains(message), "{extra:?}: {text}");
+    }
+
     // The same id twice: the second is refused, the first stays.
     assert!(certbound(d, &ADD_X).0);
     let (ok, text) = certbound(d, &ADD_X);

@@ -195,7 +195,7 @@ async fn discovery_documents_describe_the_server(db: Db) {
         assert_eq!(doc["tls_client_certificate_bound_access_tokens"], true);
         assert_eq!(
             doc["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["tls_client_auth", "self_signed_tls_client_auth"])
+            serde_json::json!(["tls_client_auth", "self_signed_tls_client_auth", "private_key_jwt"])
         );
         assert_eq!(
             doc["grant_types_supported"],

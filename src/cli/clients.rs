@@ -36,7 +36,7 @@ pub(super) enum ClientCommand {
 pub(super) struct AddClient {
     #[arg(long)]
     name: String,
-    /// tls_client_auth or self_signed_tls_client_auth.
+    /// tls_client_auth, self_signed_tls_client_auth or private_key_jwt.
     #[arg(long)]
     auth: String,
     /// Choose the client_id (default: random).
@@ -56,9 +56,20 @@ pub(super) struct AddClient {
     /// self_signed_tls_client_auth: a PEM certificate to register (repeatable, e.g. for rotation).
     #[arg(long = "cert")]
     certs: Vec<PathBuf>,
-    /// self_signed_tls_client_auth: a JWKS file whose keys carry x5c certificates.
+    /// The client's public keys as a JWKS file (RFC 7591 `jwks`): signing keys for
+    /// private_key_jwt and signed request objects, and for self_signed_tls_client_auth keys that
+    /// carry x5c certificates; any method may have one.
     #[arg(long)]
     jwks: Option<PathBuf>,
+    /// Where the client publishes its JWKS instead (https; fetched, cached, refreshed).
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// Accept only signed request objects (RFC 9101 `request`) at PAR.
+    #[arg(long)]
+    require_signed_request_object: bool,
+    /// Require a DPoP proof at every token request, binding tokens to its key (RFC 9449).
+    #[arg(long)]
+    dpop_bound: bool,
     /// Space-separated scopes the client may request.
     #[arg(long, default_value = "")]
     scope: String,
@@ -221,8 +232,11 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
         scopes: add.scope.split_whitespace().map(String::from).collect(),
         redirect_uris: add.redirect_uris,
         bound_access_tokens: !add.unbound_tokens,
+        dpop_bound_access_tokens: add.dpop_bound,
+        require_signed_request_object: add.require_signed_request_object,
         subject,
         jwks,
+        jwks_uri: add.jwks_uri,
         ca_pins,
         cert_pins,
         issuer_serial_pins,
@@ -245,6 +259,8 @@ fn client_json(c: &Client) -> serde_json::Value {
         "redirect_uris": c.redirect_uris,
         "scope": c.scopes.join(" "),
         "tls_client_certificate_bound_access_tokens": c.bound_access_tokens,
+        "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
+        "require_signed_request_object": c.require_signed_request_object,
         "ca_pins": c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),
         "cert_pins": c.cert_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),
         "issuer_serial_pins": c.issuer_serial_pins,
@@ -257,6 +273,9 @@ fn client_json(c: &Client) -> serde_json::Value {
     }
     if let Some(jwks) = &c.jwks {
         doc["jwks"] = jwks.clone();
+    }
+    if let Some(uri) = &c.jwks_uri {
+        doc["jwks_uri"] = uri.clone().into();
     }
     doc
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::customer::CUSTOMER_ID_PREFIX;
 use super::scope::is_scope_token;
 use super::GrantType;
+use crate::jose::VerificationKey;
 use crate::pki::{certs_from_pem, DistinguishedName, SpkiPin, Thumbprint};
 
 /// `token_endpoint_auth_method` values certbound accepts.
@@ -20,13 +21,27 @@ pub enum AuthMethod {
     TlsClientAuth,
     /// A certificate registered with the client (RFC 8705 §2.2).
     SelfSignedTlsClientAuth,
+    /// A JWT signed with one of the client's registered keys (RFC 7523 §2.2).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
+        AuthMethod::PrivateKeyJwt,
+    ];
+
+    /// Whether the method authenticates the client by its certificate on the connection.
+    pub fn uses_certificate(self) -> bool {
+        matches!(self, AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::TlsClientAuth => "tls_client_auth",
             AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -37,6 +52,7 @@ impl FromStr for AuthMethod {
         match s {
             "tls_client_auth" => Ok(Self::TlsClientAuth),
             "self_signed_tls_client_auth" => Ok(Self::SelfSignedTlsClientAuth),
+            "private_key_jwt" => Ok(Self::PrivateKeyJwt),
             other => Err(format!("unsupported auth method {other:?}")),
         }
     }
@@ -134,11 +150,19 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
-    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4): tokens are bound to the
+    /// certificate on the connection when there is one.
     pub bound_access_tokens: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
+    /// `require_signed_request_object` (RFC 9101 §10.5): PAR takes only a signed `request`.
+    pub require_signed_request_object: bool,
     pub subject: Option<SubjectMatcher>,
-    /// For self-signed clients: a JWKS whose keys carry `x5c`.
+    /// RFC 7591 `jwks`: the client's public keys (for client assertions and request objects),
+    /// and for self-signed clients their certificates in `x5c`.
     pub jwks: Option<Value>,
+    /// RFC 7591 `jwks_uri`: where the client publishes its keys instead (https only).
+    pub jwks_uri: Option<String>,
     pub ca_pins: Vec<SpkiPin>,
     pub cert_pins: Vec<Thumbprint>,
     pub issuer_serial_pins: Vec<IssuerSerial>,
@@ -192,7 +216,26 @@ impl Client {
         if self.may_use(GrantType::RefreshToken) && !self.may_use(GrantType::AuthorizationCode) {
             return Err("the refresh_token grant goes with authorization_code".into());
         }
+        if self.jwks.is_some() && self.jwks_uri.is_some() {
+            return Err("jwks and jwks_uri are exclusive (RFC 7591 §2)".into());
+        }
+        if let Some(uri) = &self.jwks_uri {
+            if !is_https_url(uri) {
+                return Err(format!(
+                    "invalid jwks_uri {uri:?}: an absolute https URL without a fragment"
+                ));
+            }
+        }
+        if let Some(jwks) = &self.jwks {
+            check_jwks(jwks)?;
+        }
         match self.auth_method {
+            AuthMethod::PrivateKeyJwt if self.subject.is_some() => {
+                Err("private_key_jwt authenticates with keys, not a certificate subject".into())
+            }
+            AuthMethod::PrivateKeyJwt if self.jwks_uri.is_none() && signing_keys(self.jwks.as_ref()) == 0 => {
+                Err("private_key_jwt needs a JWKS with at least one signing key, or a jwks_uri".into())
+            }
             AuthMethod::TlsClientAuth if self.subject.is_none() => {
                 Err("tls_client_auth needs exactly one subject (DN or SAN)".into())
             }
@@ -207,10 +250,9 @@ impl Client {
     }
 }
 
-/// RFC 6749 §3.1.2 redirection endpoint, as FAPI 2.0 requires it: an absolute `https` URI with a
-/// host, no user information and no fragment. Registered URIs are compared exactly, so nothing
-/// else is normalised.
-pub fn is_redirect_uri(uri: &str) -> bool {
+/// An absolute `https` URL with a host and no fragment or user information, such as a
+/// `jwks_uri`.
+pub fn is_https_url(uri: &str) -> bool {
     let Some(rest) = uri.strip_prefix("https://") else {
         return false;
     };
@@ -221,6 +263,39 @@ pub fn is_redirect_uri(uri: &str) -> bool {
         && !uri.contains('#')
         && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
         && uri.parse::<http::Uri>().is_ok()
+}
+
+/// A JWKS is `{"keys": [...]}` whose keys are public: a signing key (EC P-256, RSA, Ed25519)
+/// must be one certbound can verify with, and no key may carry private members.
+fn check_jwks(jwks: &Value) -> Result<(), String> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("a JWKS is an object with a \"keys\" array")?;
+    for key in keys {
+        if key.get("x5c").is_some() && key.get("kty").is_none() {
+            continue;
+        }
+        VerificationKey::from_jwk(key)
+            .map_err(|e| format!("JWKS key {}: {e}", key.get("kid").unwrap_or(&Value::Null)))?;
+    }
+    Ok(())
+}
+
+/// How many keys of a JWKS can verify signatures.
+pub fn signing_keys(jwks: Option<&Value>) -> usize {
+    let keys = jwks.and_then(|j| j.get("keys")).and_then(Value::as_array);
+    keys.into_iter()
+        .flatten()
+        .filter(|k| VerificationKey::from_jwk(k).is_ok())
+        .count()
+}
+
+/// RFC 6749 §3.1.2 redirection endpoint, as FAPI 2.0 requires it: an absolute `https` URI with a
+/// host, no user information and no fragment. Registered URIs are compared exactly, so nothing
+/// else is normalised.
+pub fn is_redirect_uri(uri: &str) -> bool {
+    is_https_url(uri)
 }
 
 /// The leaf certificates (`x5c[0]`) of a JWKS.

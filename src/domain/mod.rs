@@ -1,7 +1,7 @@
 //! The domain model that the authorization server (`oauth`) and the resource server (`rs`) share
 //! without knowing each other: registered clients, grant types, scopes, and what an access token
-//! says and whom it is bound to. It depends on nothing above `pki`: no endpoint, no storage, no
-//! HTTP.
+//! says and whom it is bound to. It depends on nothing above `pki` and `jose`: no endpoint, no
+//! storage, no HTTP.
 
 pub mod client;
 pub mod confirmation;

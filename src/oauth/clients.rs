@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::client_keys::ClientKeySet;
 use crate::domain::Client;
 use crate::pki::{DistinguishedName, Thumbprint};
 use crate::store::{Store, StoreError, UnknownIds};
@@ -17,6 +18,8 @@ const CHAIN_CACHE_ENTRIES: usize = 256;
 #[derive(Debug)]
 pub struct CachedClient {
     pub client: Client,
+    /// The signing keys of its registered `jwks`.
+    pub keys: ClientKeySet,
     pub registered_thumbprints: Vec<Thumbprint>,
     pub issuer_serial_pins: Vec<(DistinguishedName, Vec<u8>)>,
     /// Chains (by digest) that validated, with when that result stops being reused.
@@ -31,6 +34,7 @@ impl CachedClient {
             .filter_map(|p| p.decode().ok())
             .collect();
         Self {
+            keys: ClientKeySet::from_jwks(client.jwks.as_ref()),
             registered_thumbprints: client.jwks_thumbprints(),
             issuer_serial_pins,
             client,

@@ -13,6 +13,10 @@ pub enum OAuthError {
     /// Deliberately without detail: the reason is logged with the certificate.
     #[error("invalid_client")]
     InvalidClient,
+    /// The same, answering a request that sent an `Authorization` header: RFC 6749 §5.2 wants a
+    /// `WWW-Authenticate` challenge with the 401.
+    #[error("invalid_client (with a challenge)")]
+    InvalidClientChallenge,
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(&'static str),
     #[error("unsupported_grant_type")]
@@ -48,7 +52,7 @@ impl OAuthError {
                 "invalid_request",
                 Some("request body too large"),
             ),
-            Self::InvalidClient => (
+            Self::InvalidClient | Self::InvalidClientChallenge => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 Some("client authentication failed"),
@@ -91,6 +95,12 @@ impl IntoResponse for OAuthError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         no_store(&mut response);
+        if matches!(self, Self::InvalidClientChallenge) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="certbound""#),
+            );
+        }
         response
     }
 }

@@ -7,10 +7,8 @@ use serde_json::json;
 
 use super::interaction::permissions::DESCRIBED_SCOPES;
 use super::{AppState, Endpoints};
-use crate::domain::GrantType;
+use crate::domain::{AuthMethod, GrantType};
 use crate::jose::SigningAlg;
-
-const AUTH_METHODS: [&str; 2] = ["tls_client_auth", "self_signed_tls_client_auth"];
 
 /// The endpoints clients authenticate at, which have an mTLS alias (RFC 8705 §5).
 const AUTHENTICATED: [(&str, &str); 5] = [
@@ -24,6 +22,8 @@ const AUTHENTICATED: [(&str, &str); 5] = [
 /// Renders the metadata document once, at startup; ID tokens are signed with `alg`.
 pub fn render(endpoints: &Endpoints, alg: SigningAlg) -> bytes::Bytes {
     let issuer = &endpoints.issuer;
+    let auth_methods = AuthMethod::ALL.map(AuthMethod::as_str);
+    let algs = SigningAlg::ALL.map(SigningAlg::as_str);
     let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -38,9 +38,10 @@ pub fn render(endpoints: &Endpoints, alg: SigningAlg) -> bytes::Bytes {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg.as_str()],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce"],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
         "tls_client_certificate_bound_access_tokens": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

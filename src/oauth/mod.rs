@@ -8,6 +8,7 @@ pub mod authorization_request;
 pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod client_keys;
 pub mod clients;
 pub mod error;
 pub mod form;
@@ -60,6 +61,8 @@ pub struct Shared {
     pub trust: TrustStore,
     pub clients: clients::ClientCache,
     pub refresh_tokens: refresh_tokens::RefreshTokens,
+    /// Clients' keys published at a `jwks_uri`.
+    pub client_jwks: client_keys::RemoteJwks,
     keys: Arc<LiveKeyRing>,
     pub lifetimes: Lifetimes,
     /// The bank's name on the customer's pages.
@@ -77,11 +80,13 @@ impl Shared {
         keys: Arc<LiveKeyRing>,
         lifetimes: Lifetimes,
         brand: String,
+        client_jwks: client_keys::RemoteJwks,
     ) -> Self {
         let metadata = metadata::render(&endpoints, keys.current().signing_key().alg());
         Self {
             clients: clients::ClientCache::new(store.clone()),
             refresh_tokens: refresh_tokens::RefreshTokens::new(store.clone()),
+            client_jwks,
             endpoints,
             store,
             trust,

@@ -8,11 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::authorization_request::{AuthorizationRequest, REQUEST_URI_PREFIX};
-use super::client_auth::{self, VerifiedClient};
+use super::client_auth::{self, Presented, VerifiedClient};
 use super::error::no_store;
 use super::{params, AppState, OAuthError, OAuthForm};
 use crate::domain::GrantType;
-use crate::tls::PeerCertificate;
 use crate::web::cookies::{hash, random_token};
 
 /// Seconds a `request_uri` lives (FAPI 2.0 SP: under 600; the customer's browser follows it at
@@ -23,10 +22,10 @@ const MAX_OPAQUE_LEN: usize = 512;
 
 pub async fn handle(
     State(state): State<AppState>,
-    peer: PeerCertificate,
+    presented: Presented,
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &peer, &form).await?;
+    let client = client_auth::authenticate(&state, &presented, &form).await?;
     check_no_request_uri(&form)?;
     check_no_request_object(&form)?;
     check_client_may_use_code_flow(&client)?;

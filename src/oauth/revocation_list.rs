@@ -8,11 +8,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::client_auth;
+use super::client_auth::{self, Presented};
 use super::error::no_store;
 use super::{AppState, OAuthError, OAuthForm};
 use crate::store::{Store, StoreError};
-use crate::tls::PeerCertificate;
 
 /// Seconds of clock skew between this server and resource servers that a revoked grant stays
 /// listed beyond the access-token lifetime.
@@ -37,10 +36,10 @@ impl RevocationList {
 
 pub async fn handle(
     State(state): State<AppState>,
-    peer: PeerCertificate,
+    presented: Presented,
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &peer, &form).await?;
+    let client = client_auth::authenticate(&state, &presented, &form).await?;
     if !client.client().can_introspect {
         return Err(OAuthError::UnauthorizedClient(
             "the client is not registered as a resource server",

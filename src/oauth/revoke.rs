@@ -7,21 +7,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::client_auth::{self, VerifiedClient};
+use super::client_auth::{self, Presented, VerifiedClient};
 use super::error::no_store;
 use super::introspect::looks_like_jwt;
 use super::{AppState, OAuthError, OAuthForm, Shared};
 use crate::domain::AccessTokenClaims;
-use crate::tls::PeerCertificate;
 use crate::web::cookies::hash;
 
 pub async fn handle(
     State(state): State<AppState>,
-    peer: PeerCertificate,
+    presented: Presented,
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
     let token = form.require("token", "token is required")?;
-    let client = client_auth::authenticate(&state, &peer, &form).await?;
+    let client = client_auth::authenticate(&state, &presented, &form).await?;
     if looks_like_jwt(token) {
         revoke_access_token(&state, &client, token).await?;
     } else {

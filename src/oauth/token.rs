@@ -4,24 +4,25 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::client_auth::{self, VerifiedClient};
+use super::client_auth::{self, Presented, VerifiedClient};
 use super::{authorization_code, client_credentials, refresh_token, AppState, OAuthError, OAuthForm};
 use crate::domain::GrantType;
-use crate::tls::PeerCertificate;
 
 pub async fn handle(
     State(state): State<AppState>,
-    peer: PeerCertificate,
+    presented: Presented,
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
     let grant_type = form.require("grant_type", "grant_type is required")?;
-    let client = client_auth::authenticate(&state, &peer, &form).await?;
+    let client = client_auth::authenticate(&state, &presented, &form).await?;
     let grant_type = check_grant_supported(grant_type)?;
     check_client_may_use_grant(&client, grant_type)?;
     let response = match grant_type {
-        GrantType::ClientCredentials => client_credentials::exchange(&state, &client, &peer, &form)?,
-        GrantType::AuthorizationCode => authorization_code::exchange(&state, &client, &peer, &form).await?,
-        GrantType::RefreshToken => refresh_token::exchange(&state, &client, &peer, &form).await?,
+        GrantType::ClientCredentials => client_credentials::exchange(&state, &client, &presented.certificate, &form)?,
+        GrantType::AuthorizationCode => {
+            authorization_code::exchange(&state, &client, &presented.certificate, &form).await?
+        }
+        GrantType::RefreshToken => refresh_token::exchange(&state, &client, &presented.certificate, &form).await?,
     };
     Ok(response.into_response())
 }

@@ -14,14 +14,18 @@ mod routes;
 mod sync;
 mod userinfo;
 
-use crate::config::Settings;
+use std::time::Duration;
+
+use crate::config::{ClientJwksConfig, Settings};
 use crate::jose::{KeyEncryptionKey, LiveKeyRing};
+use crate::oauth::client_keys::{FetchPolicy, RemoteJwks};
 use crate::oauth::signing_keys as keys;
 use crate::oauth::{AppState, Endpoints, Lifetimes, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
 use crate::rs::{ApiKeys, LocalAuthority, Revocations};
 use crate::store::Store;
+use crate::tls::client::HttpsClient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,6 +45,8 @@ pub enum StartError {
     Keys(#[from] keys::KeysError),
     #[error("trust anchors: {0}")]
     Trust(#[from] crate::pki::chain::TrustStoreError),
+    #[error("client_jwks: {0}")]
+    ClientJwks(String),
 }
 
 /// A server that is accepting connections.
@@ -142,7 +148,16 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         grant: settings.grant_ttl as i64,
     };
     let brand = settings.display_name.clone();
-    let state: AppState = Arc::new(Shared::new(endpoints, store, trust, keys, lifetimes, brand));
+    let client_jwks = client_jwks(&settings.client_jwks)?;
+    let state: AppState = Arc::new(Shared::new(
+        endpoints,
+        store,
+        trust,
+        keys,
+        lifetimes,
+        brand,
+        client_jwks,
+    ));
     sync::load_revocations(&state, &local).await?;
     let (front, mtls) = routes::routers(state.clone(), &local, &settings);
 
@@ -185,6 +200,23 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         shutdown,
         tasks,
     })
+}
+
+/// The fetcher of clients' `jwks_uri`, trusting the configured CAs or the system's.
+fn client_jwks(config: &ClientJwksConfig) -> Result<RemoteJwks, StartError> {
+    let http = match &config.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| StartError::ClientJwks(format!("{}: {e}", path.display())))?;
+            HttpsClient::new(&pem, None)
+        }
+        None => HttpsClient::with_system_roots(),
+    }
+    .map_err(StartError::ClientJwks)?;
+    let policy = FetchPolicy {
+        allow_private: config.allow_private_addresses,
+        min_refresh: Duration::from_secs(config.min_refresh_seconds.unwrap_or(60)),
+    };
+    Ok(RemoteJwks::new(http, policy))
 }
 
 /// The data directory holds the database and key material: owner-only when we create it.

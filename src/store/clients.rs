@@ -8,7 +8,8 @@ use crate::pki::{SpkiPin, Thumbprint};
 
 const COLUMNS: &str = "client_id, name, status, auth_method, grant_types, scopes, redirect_uris, \
     bound_access_tokens, subject_kind, subject_value, jwks, ca_pins, cert_pins, \
-    issuer_serial_pins, can_introspect, created_at, updated_at";
+    issuer_serial_pins, can_introspect, created_at, updated_at, jwks_uri, \
+    require_signed_request_object, dpop_bound_access_tokens";
 
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
@@ -21,7 +22,7 @@ impl Store {
         };
         let mut tx = self.pool().begin().await?;
         let sql = format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         );
         let result = sqlx::query(&sql)
             .bind(&c.client_id)
@@ -41,6 +42,9 @@ impl Store {
             .bind(i64::from(c.can_introspect))
             .bind(c.created_at)
             .bind(c.updated_at)
+            .bind(&c.jwks_uri)
+            .bind(i64::from(c.require_signed_request_object))
+            .bind(i64::from(c.dpop_bound_access_tokens))
             .execute(&mut *tx)
             .await;
         match result {
@@ -115,8 +119,11 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
         scopes: words(text(row, "scopes")?),
         redirect_uris: parse_json("redirect_uris", &text(row, "redirect_uris")?)?,
         bound_access_tokens: int(row, "bound_access_tokens")? != 0,
+        dpop_bound_access_tokens: int(row, "dpop_bound_access_tokens")? != 0,
+        require_signed_request_object: int(row, "require_signed_request_object")? != 0,
         subject,
         jwks: opt_text(row, "jwks")?.map(|j| parse_json("jwks", &j)).transpose()?,
+        jwks_uri: opt_text(row, "jwks_uri")?,
         ca_pins: pins("ca_pins", &text(row, "ca_pins")?, SpkiPin::from_base64url)?,
         cert_pins: pins("cert_pins", &text(row, "cert_pins")?, Thumbprint::from_base64url)?,
         issuer_serial_pins: parse_json("issuer_serial_pins", &text(row, "issuer_serial_pins")?)?,

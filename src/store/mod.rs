@@ -9,6 +9,7 @@ pub mod interactions;
 pub mod keys;
 pub mod pushed_requests;
 pub mod revocations;
+pub mod seen_jtis;
 pub mod sign_in;
 
 use std::time::Duration;

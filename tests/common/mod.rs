@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod keys;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -250,8 +251,11 @@ pub fn pki_client(id: &str, subject: SubjectMatcher, scopes: &str) -> Client {
         scopes: scopes.split_whitespace().map(String::from).collect(),
         redirect_uris: vec![],
         bound_access_tokens: true,
+        dpop_bound_access_tokens: false,
+        require_signed_request_object: false,
         subject: Some(subject),
         jwks: None,
+        jwks_uri: None,
         ca_pins: vec![],
         cert_pins: vec![],
         issuer_serial_pins: vec![],

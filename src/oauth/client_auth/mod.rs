@@ -1,20 +1,28 @@
 //! Client authentication (RFC 6749 §2.3) as a set of methods, each a pipeline of named checks:
-//! RFC 8705 §2.1 `tls_client_auth` and §2.2 `self_signed_tls_client_auth`. [`authenticate`]
-//! finds the client, checks it is active, and runs the pipeline of its registered method. Every
-//! failure answers only `invalid_client`; the reason is logged with the certificate's subject and
-//! thumbprint.
+//! RFC 8705 §2.1 `tls_client_auth`, §2.2 `self_signed_tls_client_auth`, and RFC 7523
+//! `private_key_jwt`. [`authenticate`] finds the client, checks it is active and that the request
+//! uses one method only, and runs the pipeline of its registered method. Every failure answers
+//! only `invalid_client`; the reason is logged with the certificate's subject and thumbprint.
 
 mod certificate;
+mod presented;
+mod private_key_jwt;
 mod self_signed;
 mod tls_client_auth;
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+pub use presented::Presented;
+pub use private_key_jwt::ASSERTION_TYPE;
+
+use super::client_keys::ClientJwtError;
 use super::clients::CachedClient;
 use super::{OAuthError, OAuthForm, Shared};
 use crate::domain::{AuthMethod, Client, ClientStatus};
 use crate::pki::{ChainError, ClientCertificate};
-use crate::tls::PeerCertificate;
 
 /// A client that passed every check of its authentication method on this request. Only
 /// [`authenticate`] makes one.
@@ -32,6 +40,11 @@ impl VerifiedClient {
 
     pub fn id(&self) -> &str {
         &self.client.client.client_id
+    }
+
+    /// The client with its parsed keys.
+    pub fn cached(&self) -> &CachedClient {
+        &self.client
     }
 
     /// The certificate the client authenticated with, if its method uses one.
@@ -61,17 +74,36 @@ pub enum AuthFailure {
     UnregisteredCertificate,
     #[error("certificate does not match the client's certificate pins")]
     PinMismatch,
+    #[error("no client_assertion")]
+    MissingAssertion,
+    #[error("client_assertion_type is not jwt-bearer")]
+    AssertionType,
+    #[error("client assertion refused: {0}")]
+    Assertion(ClientJwtError),
+    #[error("client assertion sub is not the client")]
+    AssertionSubject,
+    #[error("client assertion aud is not the issuer identifier alone")]
+    AssertionAudience,
+    #[error("client assertion lives too long")]
+    AssertionLifetime,
+    #[error("client assertion issued in the future")]
+    AssertionIssuedAt,
+    #[error("client assertion jti seen before")]
+    AssertionReplayed,
+    #[error("client authentication method the server does not accept (client secret)")]
+    UnsupportedMethod,
 }
 
-/// Authenticates the client named by `client_id` in `form` with its registered method.
+/// Authenticates the client named by `client_id` in `form` (or by the assertion's issuer) with
+/// its registered method.
 pub async fn authenticate(
     state: &Shared,
-    peer: &PeerCertificate,
+    presented: &Presented,
     form: &OAuthForm,
 ) -> Result<VerifiedClient, OAuthError> {
-    let result = run(state, peer, form).await;
+    let result = run(state, presented, form).await;
     if let Err(Failure::Auth(reason)) = &result {
-        let cert = peer.get();
+        let cert = presented.certificate.get();
         tracing::warn!(
             client_id = form.get("client_id").unwrap_or("-"),
             reason = %reason,
@@ -81,13 +113,23 @@ pub async fn authenticate(
         );
     }
     result.map_err(|f| match f {
+        Failure::Auth(_) if presented.authorization_header => OAuthError::InvalidClientChallenge,
         Failure::Auth(_) => OAuthError::InvalidClient,
+        Failure::TwoMethods => {
+            tracing::warn!(
+                client_id = form.get("client_id").unwrap_or("-"),
+                "more than one authentication method"
+            );
+            OAuthError::InvalidRequest("a request must use one client authentication method only")
+        }
         Failure::Internal(e) => e,
     })
 }
 
 enum Failure {
     Auth(AuthFailure),
+    /// RFC 6749 §2.3: a client must not use more than one method in a request.
+    TwoMethods,
     Internal(OAuthError),
 }
 
@@ -97,24 +139,43 @@ impl From<AuthFailure> for Failure {
     }
 }
 
-async fn run(state: &Shared, peer: &PeerCertificate, form: &OAuthForm) -> Result<VerifiedClient, Failure> {
-    let client_id = form.get("client_id").ok_or(AuthFailure::MissingClientId)?;
+async fn run(state: &Shared, presented: &Presented, form: &OAuthForm) -> Result<VerifiedClient, Failure> {
+    let client_id = client_id(form).ok_or(AuthFailure::MissingClientId)?;
     let client = state
         .clients
-        .get(client_id)
+        .get(&client_id)
         .await
         .map_err(|e| Failure::Internal(OAuthError::internal(e)))?
         .ok_or(AuthFailure::UnknownClient)?;
     check_active(&client)?;
+    check_one_method(&client, presented, form)?;
     let now = crate::now();
+    let peer = &presented.certificate;
     let certificate = match client.client.auth_method {
-        AuthMethod::TlsClientAuth => tls_client_auth::verify(&state.trust, &client, peer, now)?,
-        AuthMethod::SelfSignedTlsClientAuth => self_signed::verify(&client, peer, now)?,
+        AuthMethod::TlsClientAuth => Some(tls_client_auth::verify(&state.trust, &client, peer, now)?),
+        AuthMethod::SelfSignedTlsClientAuth => Some(self_signed::verify(&client, peer, now)?),
+        AuthMethod::PrivateKeyJwt => {
+            private_key_jwt::verify(state, &client, form, now)
+                .await
+                .map_err(|r| match r {
+                    private_key_jwt::Refusal::Auth(f) => Failure::Auth(f),
+                    private_key_jwt::Refusal::Store(e) => Failure::Internal(OAuthError::internal(e)),
+                })?;
+            None
+        }
     };
-    Ok(VerifiedClient {
-        client,
-        certificate: Some(certificate),
-    })
+    Ok(VerifiedClient { client, certificate })
+}
+
+/// The form's `client_id`, or else (RFC 7523 §3: it may be left out) the unverified issuer of
+/// the client assertion, which its signature check then holds to.
+fn client_id(form: &OAuthForm) -> Option<String> {
+    if let Some(id) = form.get("client_id") {
+        return Some(id.to_string());
+    }
+    let payload = form.get("client_assertion")?.split('.').nth(1)?;
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("iss")?.as_str().map(String::from)
 }
 
 fn check_active(client: &CachedClient) -> Result<(), AuthFailure> {
@@ -122,4 +183,22 @@ fn check_active(client: &CachedClient) -> Result<(), AuthFailure> {
         ClientStatus::Active => Ok(()),
         ClientStatus::Disabled => Err(AuthFailure::Disabled),
     }
+}
+
+/// One method per request (RFC 6749 §2.3): an `Authorization` header, a client secret, a client
+/// assertion, and — for a client registered for an mTLS method — its certificate each count.
+/// For a `private_key_jwt` client a certificate only binds tokens, and does not count. A secret
+/// or an `Authorization` header alone is a method certbound does not accept.
+fn check_one_method(client: &CachedClient, presented: &Presented, form: &OAuthForm) -> Result<(), Failure> {
+    let secret = presented.authorization_header || form.get("client_secret").is_some();
+    let assertion = form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some();
+    let certificate = client.client.auth_method.uses_certificate() && presented.certificate.get().is_some();
+    let methods = [secret, assertion, certificate].into_iter().filter(|m| *m).count();
+    if methods > 1 {
+        return Err(Failure::TwoMethods);
+    }
+    if secret {
+        return Err(AuthFailure::UnsupportedMethod.into());
+    }
+    Ok(())
 }
