@@ -12,3 +12,7 @@ CREATE TABLE seen_jtis (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX seen_jtis_expires_at ON seen_jtis (expires_at);
+
+-- RFC 9449 §10: the DPoP key a grant's code (from PAR's dpop_jkt, or the key of the proof at the
+-- code's redemption) and then its refresh token are bound to.
+ALTER TABLE grants ADD COLUMN dpop_jkt TEXT;

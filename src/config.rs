@@ -45,6 +45,8 @@ pub struct FileConfig {
     pub demo_bank: Option<bool>,
     /// Fetching clients' `jwks_uri`.
     pub client_jwks: Option<ClientJwksConfig>,
+    /// Require DPoP proofs at PAR and the token endpoint to carry a server nonce.
+    pub dpop_nonce_required: Option<bool>,
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -104,6 +106,7 @@ pub struct Settings {
     pub gateway: Option<GatewayConfig>,
     pub demo_bank: bool,
     pub client_jwks: ClientJwksConfig,
+    pub dpop_nonce_required: bool,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -285,6 +288,10 @@ impl Settings {
         if let Some(v) = env("CERTBOUND_CLIENT_JWKS_ALLOW_PRIVATE") {
             client_jwks.allow_private_addresses = parse_bool("client_jwks.allow_private_addresses", &v)?;
         }
+        let dpop_nonce_required = match env("CERTBOUND_DPOP_NONCE_REQUIRED") {
+            Some(v) => parse_bool("dpop_nonce_required", &v)?,
+            None => file.dpop_nonce_required.unwrap_or(true),
+        };
         let demo_bank = match env("CERTBOUND_DEMO_BANK") {
             Some(v) => parse_bool("demo_bank", &v)?,
             None => file.demo_bank.unwrap_or(false),
@@ -311,6 +318,7 @@ impl Settings {
             gateway: file.gateway,
             demo_bank,
             client_jwks,
+            dpop_nonce_required,
         })
     }
 }

@@ -262,6 +262,31 @@ fn bad_registrations_are_refused_without_a_partial_write() {
     let added: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(added["jwks_uri"], "https://tpp.example/jwks.json");
     assert_eq!(added["dpop_bound_access_tokens"], true);
+    // A tls_client_auth client registers a JWKS for its request objects too (RFC 9101).
+    let (ok, text) = certbound(
+        d,
+        &[
+            "client",
+            "add",
+            "--name",
+            "signer",
+            "--auth",
+            "tls_client_auth",
+            "--client-id",
+            "signer",
+            "--subject-dn",
+            "CN=signer",
+            "--jwks",
+            "jwks.json",
+            "--require-signed-request-object",
+            "--json",
+        ],
+    );
+    assert!(ok, "{text}");
+    let added: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(added["token_endpoint_auth_method"], "tls_client_auth");
+    assert_eq!(added["jwks"]["keys"][0]["kid"], key.kid());
+    assert_eq!(added["require_signed_request_object"], true);
     for (extra, message) in [
         (&[][..], "needs a JWKS with at least one signing key"),
         (&["--jwks", "private.json"][..], "private key material"),

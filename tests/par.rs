@@ -44,7 +44,7 @@ async fn par_refuses_what_fapi_forbids(db: Db) {
     let urn = "urn:ietf:params:oauth:request_uri:abc";
     let cases: &[Case] = &[
         (&[("request_uri", urn)], "invalid_request"),
-        (&[("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
+        (&[("request", "eyJhbGciOiJub25lIn0.e30.")], "invalid_request_object"),
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("response_type", "code id_token")], "unsupported_response_type"),
         (&[("response_type", "")], "invalid_request"),

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use certbound::config::{ClientJwksConfig, FileConfig};
-use certbound::domain::{AuthMethod, Client, GrantType};
+use certbound::config::ClientJwksConfig;
 use certbound::jose::SigningAlg;
 use certbound::oauth::client_auth::ASSERTION_TYPE;
 use common::keys::{assertion_claims, hmac_signed, unsigned, ClientKey};
+use common::tpp::register_private_key_jwt as register;
 use common::{assert_invalid_client, post_form, x5t_s256, Db, TestEnv};
 use serde_json::{json, Value};
 
@@ -27,28 +27,6 @@ on_both_databases!(
     a_replayed_assertion_is_refused_by_another_process,
     keys_at_a_jwks_uri_are_fetched_cached_and_refreshed,
 );
-
-/// A `private_key_jwt` client with `jwks` or a `jwks_uri`.
-async fn register(env: &TestEnv, id: &str, jwks: Option<Value>, jwks_uri: Option<String>) -> Client {
-    let mut client = common::pki_client(
-        id,
-        certbound::domain::SubjectMatcher::SanDns("unused.example".into()),
-        "openid accounts",
-    );
-    client.auth_method = AuthMethod::PrivateKeyJwt;
-    client.subject = None;
-    client.jwks = jwks;
-    client.jwks_uri = jwks_uri;
-    client.grant_types = vec![
-        GrantType::ClientCredentials,
-        GrantType::AuthorizationCode,
-        GrantType::RefreshToken,
-    ];
-    client.redirect_uris = vec![common::flow::REDIRECT_URI.into()];
-    client.validate().unwrap();
-    env.store.insert_client(&client).await.unwrap();
-    client
-}
 
 /// A client_credentials request authenticated by `assertion`.
 async fn token(env: &TestEnv, http: &reqwest::Client, client_id: &str, assertion: &str) -> (u16, Value) {
@@ -397,20 +375,7 @@ async fn a_replayed_assertion_is_refused_by_another_process(db: Db) {
     let env = TestEnv::start(db).await;
     let key = ClientKey::generate(SigningAlg::Es256);
     register(&env, "pk1", Some(key.jwks()), None).await;
-    // A second server on the same database and data directory.
-    let settings = certbound::config::Settings::resolve(
-        FileConfig {
-            listen: Some("127.0.0.1:0".into()),
-            mtls_listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(env.dir.path().join("certbound-data")),
-            database_url: Some(env.database_url.clone()),
-            issuer: Some(env.issuer()),
-            ..FileConfig::default()
-        },
-        |_| None,
-    )
-    .unwrap();
-    let second = certbound::server::start(settings).await.unwrap();
+    let second = env.start_second_node().await;
     let cert = env.issue("pk1-transport");
     let first_http = env.http(Some(&cert));
     let second_http = common::http_client(

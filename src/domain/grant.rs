@@ -1,7 +1,7 @@
 //! What a customer granted a client at the consent page: the scopes, the accounts they chose,
 //! and for how long. Tokens issued under it carry its id; revoking it ends them all.
 
-use super::{Authorization, Subject};
+use super::{Authorization, Jkt, Subject};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -19,6 +19,8 @@ pub struct Grant {
     /// When its authorization code was redeemed.
     pub redeemed_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// RFC 9449 §10: the DPoP key its code and refresh token are bound to, if any.
+    pub dpop_jkt: Option<Jkt>,
 }
 
 impl Grant {

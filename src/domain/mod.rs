@@ -13,7 +13,7 @@ pub mod status;
 pub mod token;
 
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
-pub use confirmation::{Binding, Confirmation};
+pub use confirmation::{Binding, Confirmation, Jkt, Proofs};
 pub use customer::{Customer, CustomerStatus, PasswordHash};
 pub use grant::Grant;
 pub use grant_type::GrantType;

@@ -14,7 +14,11 @@ pub enum KekSource {
     File(std::path::PathBuf),
 }
 
-pub struct KeyEncryptionKey(LessSafeKey);
+pub struct KeyEncryptionKey {
+    key: LessSafeKey,
+    /// HKDF pseudorandom key, for deriving secrets of other purposes from the same key.
+    prk: aws_lc_rs::hkdf::Prk,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KekError {
@@ -30,7 +34,11 @@ impl KeyEncryptionKey {
     pub fn from_base64(text: &str) -> Result<Self, KekError> {
         let bytes = STANDARD.decode(text.trim()).map_err(|_| KekError::Format)?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KekError::Format)?;
-        Ok(Self(LessSafeKey::new(key)))
+        let prk = aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"certbound").extract(&bytes);
+        Ok(Self {
+            key: LessSafeKey::new(key),
+            prk,
+        })
     }
 
     /// Reads the configured key, or the data-dir file, generating that file (mode 0600) on
@@ -53,6 +61,17 @@ impl KeyEncryptionKey {
         }
     }
 
+    /// A 256-bit secret for `purpose`, the same on every node that has this key (HKDF-SHA256,
+    /// RFC 5869), and independent of the key itself and of other purposes.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        self.prk
+            .expand(&[purpose.as_bytes()], aws_lc_rs::hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut out))
+            .expect("HKDF-SHA256 yields 32 bytes");
+        out
+    }
+
     /// A fresh random key in the configured form.
     pub fn generate_base64() -> String {
         let mut bytes = [0u8; 32];
@@ -65,7 +84,7 @@ impl KeyEncryptionKey {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).expect("system RNG");
         let mut buf = plaintext.to_vec();
-        self.0
+        self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(context.as_bytes()),
@@ -86,7 +105,7 @@ impl KeyEncryptionKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KekError::Open)?;
         let mut buf = ciphertext.to_vec();
         let plain = self
-            .0
+            .key
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
             .map_err(|_| KekError::Open)?;
         Ok(plain.to_vec())
@@ -106,5 +125,8 @@ mod tests {
         let other = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
         assert!(other.open("kid1", &sealed).is_err());
         assert!(KeyEncryptionKey::from_base64("c2hvcnQ=").is_err());
+        assert_eq!(kek.derive("a"), kek.derive("a"));
+        assert_ne!(kek.derive("a"), kek.derive("b"));
+        assert_ne!(kek.derive("a"), other.derive("a"));
     }
 }

@@ -25,7 +25,7 @@ pub use kek::{KekSource, KeyEncryptionKey};
 pub use key_ring::{KeyRing, LiveKeyRing};
 pub use profile::Profile;
 pub use signing::{JwtType, SigningKey};
-pub use verify::{Expect, VerificationKey, Verifier};
+pub use verify::{decode_with_embedded_key, Expect, VerificationKey, Verifier};
 
 /// The JWS algorithms FAPI 2.0 allows (Security Profile §5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,8 +97,29 @@ pub enum TokenError {
 
 /// RFC 7638 JWK thumbprint of a JWK holding exactly its required members.
 pub fn jwk_thumbprint(required_members: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(jwk_thumbprint_bytes(required_members))
+}
+
+/// The SHA-256 of RFC 7638 §3: the required members, sorted, without whitespace.
+pub fn jwk_thumbprint_bytes(required_members: &Value) -> [u8; 32] {
     // serde_json's map is ordered by key, which is the lexicographic order RFC 7638 §3.3 asks.
-    URL_SAFE_NO_PAD.encode(Sha256::digest(required_members.to_string()))
+    Sha256::digest(required_members.to_string()).into()
+}
+
+/// The members RFC 7638 §3.2 hashes for a public key of each type certbound accepts.
+pub fn required_members(jwk: &Value) -> Option<Value> {
+    let member = |name: &str| jwk.get(name)?.as_str().map(|v| Value::String(v.into()));
+    let members: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        "OKP" => &["crv", "kty", "x"],
+        _ => return None,
+    };
+    let mut map = serde_json::Map::new();
+    for name in members {
+        map.insert(name.to_string(), member(name)?);
+    }
+    Some(Value::Object(map))
 }
 
 /// 128 random bits, base64url: token ids.
@@ -112,6 +133,17 @@ pub fn random_id() -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn required_members_drop_the_rest() {
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "kid": "k", "alg": "ES256", "use": "sig"});
+        assert_eq!(
+            required_members(&jwk),
+            Some(json!({"crv": "P-256", "kty": "EC", "x": "a", "y": "b"}))
+        );
+        assert_eq!(required_members(&json!({"kty": "oct", "k": "x"})), None);
+        assert_eq!(required_members(&json!({"kty": "EC", "crv": "P-256", "x": "a"})), None);
+    }
 
     #[test]
     fn rfc7638_thumbprint_vector() {

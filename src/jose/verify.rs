@@ -106,6 +106,33 @@ impl VerificationKey {
     }
 }
 
+/// Verifies a JWT whose key is in its own `jwk` header (RFC 9449 DPoP proofs): the key must be
+/// public and of an allowed type. Returns the claims and the key.
+pub fn decode_with_embedded_key<T: DeserializeOwned>(
+    token: &str,
+    profile: &Profile,
+    expect: Expect<'_>,
+) -> Result<(T, Value), TokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    if !profile.typ.accepts(header.typ.as_deref()) {
+        return Err(TokenError::WrongType);
+    }
+    let jwk = raw_header_member(token, "jwk").ok_or(TokenError::UnknownKey)?;
+    let key = VerificationKey::from_jwk(&jwk).map_err(|_| TokenError::UnknownKey)?;
+    let claims = key.decode(token, &header, profile, expect)?;
+    Ok((claims, jwk))
+}
+
+/// A member of the JWT's header exactly as sent: jsonwebtoken's typed `jwk` drops members it
+/// does not model, among them the private ones a public key must not carry.
+fn raw_header_member(token: &str, name: &str) -> Option<Value> {
+    use base64::Engine;
+    let segment = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).ok()?;
+    let mut header: serde_json::Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    header.remove(name)
+}
+
 /// Public keys by `kid`: a JWKS made usable.
 #[derive(Default)]
 pub struct Verifier {

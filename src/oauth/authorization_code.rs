@@ -12,22 +12,18 @@ use subtle::ConstantTimeEq;
 
 use super::client_auth::VerifiedClient;
 use super::issue::{self, TokenResponse};
-use super::{sender_constraint, OAuthError, OAuthForm, Shared};
-use crate::domain::{Grant, GrantType};
+use super::token::TokenRequest;
+use super::{OAuthError, Shared};
+use crate::domain::{Grant, GrantType, Jkt};
 use crate::store::grants::{CodeRow, Presented};
-use crate::tls::PeerCertificate;
 use crate::web::cookies::{hash, random_token};
 
-pub async fn exchange(
-    state: &Shared,
-    client: &VerifiedClient,
-    peer: &PeerCertificate,
-    form: &OAuthForm,
-) -> Result<TokenResponse, OAuthError> {
+pub async fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<TokenResponse, OAuthError> {
+    let (client, form) = (request.client, request.form);
     let code = form.require("code", "code is required")?;
     let redirect_uri = form.require("redirect_uri", "redirect_uri is required")?;
     let verifier = check_verifier_format(form.get("code_verifier"))?;
-    let cnf = sender_constraint::confirmation(client, peer)?;
+    let cnf = request.confirmation()?;
     let now = crate::now();
     let refresh_token = client.client().may_use(GrantType::RefreshToken).then(random_token);
     let Presented {
@@ -36,7 +32,12 @@ pub async fn exchange(
         presentations,
     } = state
         .store
-        .present_code(&hash(code), refresh_token.as_deref().map(hash).as_deref(), now)
+        .present_code(
+            &hash(code),
+            refresh_token.as_deref().map(hash).as_deref(),
+            request.dpop_key.as_ref(),
+            now,
+        )
         .await
         .map_err(OAuthError::internal)?
         .ok_or(OAuthError::InvalidGrant("unknown authorization code"))?;
@@ -45,9 +46,10 @@ pub async fn exchange(
     check_same_client(&grant, client)?;
     check_same_redirect_uri(&code, redirect_uri)?;
     check_pkce(&code, verifier)?;
+    check_dpop_key(&grant, request.dpop_key.as_ref())?;
     check_grant_live(&grant, now)?;
     let authorization = grant.authorization(grant.scopes.clone(), grant.audience.clone());
-    let mut response = TokenResponse::bearer(state, client, &authorization, cnf.as_ref())?;
+    let mut response = TokenResponse::new(state, client, &authorization, cnf.as_ref())?;
     if grant.scopes.iter().any(|s| s == "openid") {
         response.id_token = Some(issue::id_token(
             state,
@@ -112,6 +114,16 @@ fn check_same_redirect_uri(row: &CodeRow, redirect_uri: &str) -> Result<(), OAut
         Err(OAuthError::InvalidGrant(
             "redirect_uri differs from the authorization request",
         ))
+    }
+}
+
+/// RFC 9449 §10: a code bound to a DPoP key (at PAR, or by the proof of its redemption) is
+/// redeemed with a proof of that key.
+fn check_dpop_key(grant: &Grant, presented: Option<&Jkt>) -> Result<(), OAuthError> {
+    match (&grant.dpop_jkt, presented) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(presented)) if bound == presented => Ok(()),
+        _ => Err(OAuthError::InvalidGrant("the code is bound to another DPoP key")),
     }
 }
 

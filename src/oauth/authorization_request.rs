@@ -19,6 +19,9 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     /// RFC 7636 S256 challenge.
     pub code_challenge: String,
+    /// RFC 9449 §10: the DPoP key (thumbprint) the code is bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -51,6 +54,7 @@ mod tests {
             state: state.map(String::from),
             nonce: None,
             code_challenge: "x".into(),
+            dpop_jkt: None,
         }
     }
 

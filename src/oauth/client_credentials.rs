@@ -1,24 +1,18 @@
 //! The client credentials grant (RFC 6749 §4.4), with RFC 8707 resource indicators.
 
-use super::client_auth::VerifiedClient;
 use super::issue::TokenResponse;
-use super::{params, sender_constraint};
-use super::{OAuthError, OAuthForm, Shared};
+use super::params;
+use super::token::TokenRequest;
+use super::{OAuthError, Shared};
 use crate::domain::{Authorization, Subject};
-use crate::tls::PeerCertificate;
 
-pub fn exchange(
-    state: &Shared,
-    client: &VerifiedClient,
-    peer: &PeerCertificate,
-    form: &OAuthForm,
-) -> Result<TokenResponse, OAuthError> {
+pub fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<TokenResponse, OAuthError> {
     let authorization = Authorization {
         subject: Subject::Client,
-        scope: params::granted_scope(&client.client().scopes, form.get("scope"))?,
-        audience: params::requested_audience(form)?,
+        scope: params::granted_scope(&request.client.client().scopes, request.form.get("scope"))?,
+        audience: params::requested_audience(request.form)?,
         accounts: Vec::new(),
     };
-    let cnf = sender_constraint::confirmation(client, peer)?;
-    TokenResponse::bearer(state, client, &authorization, cnf.as_ref())
+    let cnf = request.confirmation()?;
+    TokenResponse::new(state, request.client, &authorization, cnf.as_ref())
 }

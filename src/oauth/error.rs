@@ -23,13 +23,19 @@ pub enum OAuthError {
     UnsupportedGrantType,
     #[error("unsupported_response_type")]
     UnsupportedResponseType,
-    /// OIDC Core §6.1: `request` objects are not accepted here.
-    #[error("request_not_supported")]
-    RequestNotSupported,
+    /// RFC 9101 §6.2: the request object does not verify or breaks a rule.
+    #[error("invalid_request_object: {0}")]
+    InvalidRequestObject(&'static str),
     /// RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked, or not this
     /// client's; deliberately without saying which.
     #[error("invalid_grant: {0}")]
     InvalidGrant(&'static str),
+    /// RFC 9449 §5: the DPoP proof is missing where required, malformed or wrong.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// RFC 9449 §8: the proof must carry this nonce, sent in `DPoP-Nonce`.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce(String),
     #[error("invalid_scope: {0}")]
     InvalidScope(&'static str),
     #[error("invalid_target: {0}")]
@@ -64,10 +70,12 @@ impl OAuthError {
                 "unsupported_response_type",
                 Some("only response_type=code is supported"),
             ),
-            Self::RequestNotSupported => (
+            Self::InvalidRequestObject(d) => (StatusCode::BAD_REQUEST, "invalid_request_object", Some(d)),
+            Self::InvalidDpopProof(d) => (StatusCode::BAD_REQUEST, "invalid_dpop_proof", Some(d)),
+            Self::UseDpopNonce(_) => (
                 StatusCode::BAD_REQUEST,
-                "request_not_supported",
-                Some("request objects are not accepted"),
+                "use_dpop_nonce",
+                Some("the DPoP proof must carry the server's nonce"),
             ),
             Self::InvalidGrant(_) => (
                 StatusCode::BAD_REQUEST,
@@ -95,6 +103,11 @@ impl IntoResponse for OAuthError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         no_store(&mut response);
+        if let Self::UseDpopNonce(nonce) = &self {
+            if let Ok(value) = HeaderValue::from_str(nonce) {
+                response.headers_mut().insert("dpop-nonce", value);
+            }
+        }
         if matches!(self, Self::InvalidClientChallenge) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

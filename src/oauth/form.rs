@@ -54,6 +54,14 @@ impl OAuthForm {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A form built from parameters read elsewhere (a request object's claims); empty values
+    /// count as absent, as in a body.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            params: pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+        }
+    }
+
     /// The names of the parameters present.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|(k, _)| k.as_str())

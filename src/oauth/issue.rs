@@ -144,8 +144,9 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// Issues the access token for `authorization` and wraps it in a response.
-    pub fn bearer(
+    /// Issues the access token for `authorization` and wraps it in a response: `token_type`
+    /// `DPoP` for a DPoP-bound token (RFC 9449 §5.1), else `Bearer`.
+    pub fn new(
         state: &Shared,
         client: &VerifiedClient,
         authorization: &Authorization,
@@ -156,7 +157,11 @@ impl TokenResponse {
         let access_token = access_token(state, client, authorization, scope.as_deref(), cnf, crate::now())?;
         Ok(Self {
             access_token,
-            token_type: "Bearer",
+            token_type: if cnf.is_some_and(Confirmation::is_dpop) {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             expires_in: state.lifetimes.access_token,
             scope,
             refresh_token: None,

@@ -43,7 +43,10 @@ pub fn render(endpoints: &Endpoints, alg: SigningAlg) -> bytes::Bytes {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "tls_client_certificate_bound_access_tokens": true,
-        "request_parameter_supported": false,
+        "dpop_signing_alg_values_supported": algs,
+        // Signed request objects are accepted at PAR, the only way in (RFC 9101 §10.1).
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": algs,
         "request_uri_parameter_supported": false,
     });
     for (name, path) in AUTHENTICATED {

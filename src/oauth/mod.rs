@@ -10,6 +10,7 @@ pub mod client_auth;
 pub mod client_credentials;
 pub mod client_keys;
 pub mod clients;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod interaction;
@@ -20,6 +21,7 @@ pub mod par;
 pub mod params;
 pub mod refresh_token;
 pub mod refresh_tokens;
+pub mod request_object;
 pub mod revocation_list;
 pub mod revoke;
 pub mod sender_constraint;
@@ -63,6 +65,7 @@ pub struct Shared {
     pub refresh_tokens: refresh_tokens::RefreshTokens,
     /// Clients' keys published at a `jwks_uri`.
     pub client_jwks: client_keys::RemoteJwks,
+    pub dpop_nonces: dpop::DpopNonces,
     keys: Arc<LiveKeyRing>,
     pub lifetimes: Lifetimes,
     /// The bank's name on the customer's pages.
@@ -72,21 +75,36 @@ pub struct Shared {
 
 pub type AppState = Arc<Shared>;
 
+/// How this authorization server is set up: what [`Shared::new`] builds the state from.
+pub struct Setup {
+    pub endpoints: Endpoints,
+    pub store: Store,
+    pub trust: TrustStore,
+    pub keys: Arc<LiveKeyRing>,
+    pub lifetimes: Lifetimes,
+    pub brand: String,
+    pub client_jwks: client_keys::RemoteJwks,
+    pub dpop_nonces: dpop::DpopNonces,
+}
+
 impl Shared {
-    pub fn new(
-        endpoints: Endpoints,
-        store: Store,
-        trust: TrustStore,
-        keys: Arc<LiveKeyRing>,
-        lifetimes: Lifetimes,
-        brand: String,
-        client_jwks: client_keys::RemoteJwks,
-    ) -> Self {
+    pub fn new(setup: Setup) -> Self {
+        let Setup {
+            endpoints,
+            store,
+            trust,
+            keys,
+            lifetimes,
+            brand,
+            client_jwks,
+            dpop_nonces,
+        } = setup;
         let metadata = metadata::render(&endpoints, keys.current().signing_key().alg());
         Self {
             clients: clients::ClientCache::new(store.clone()),
             refresh_tokens: refresh_tokens::RefreshTokens::new(store.clone()),
             client_jwks,
+            dpop_nonces,
             endpoints,
             store,
             trust,

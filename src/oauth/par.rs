@@ -1,6 +1,7 @@
 //! `POST /par` (RFC 9126, FAPI 2.0 SP §5.3.2.2): a client pushes its authorization request over
 //! its authenticated channel, everything is validated here, and it gets back a one-time
-//! `request_uri` that is all the browser will carry.
+//! `request_uri` that is all the browser will carry. The request comes as form parameters or as
+//! a signed request object (RFC 9101), and may bind the code to a DPoP key (RFC 9449 §10).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,9 +10,10 @@ use serde_json::json;
 
 use super::authorization_request::{AuthorizationRequest, REQUEST_URI_PREFIX};
 use super::client_auth::{self, Presented, VerifiedClient};
+use super::dpop::{self, DpopHeader};
 use super::error::no_store;
-use super::{params, AppState, OAuthError, OAuthForm};
-use crate::domain::GrantType;
+use super::{params, request_object, AppState, OAuthError, OAuthForm};
+use crate::domain::{GrantType, Jkt};
 use crate::web::cookies::{hash, random_token};
 
 /// Seconds a `request_uri` lives (FAPI 2.0 SP: under 600; the customer's browser follows it at
@@ -23,33 +25,43 @@ const MAX_OPAQUE_LEN: usize = 512;
 pub async fn handle(
     State(state): State<AppState>,
     presented: Presented,
-    form: OAuthForm,
+    proof: DpopHeader,
+    outer: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &presented, &form).await?;
-    check_no_request_uri(&form)?;
-    check_no_request_object(&form)?;
+    let now = crate::now();
+    let checked_proof = dpop::check(&state, &proof, "/par", now)?;
+    let client = client_auth::authenticate(&state, &presented, &outer).await?;
+    let proof_key = dpop::first_use(&state, checked_proof).await?;
+    check_no_request_uri(&outer)?;
+    let signed = request_object::read(&state, &client, &outer, now).await?;
+    let form = signed.as_ref().unwrap_or(&outer);
     check_client_may_use_code_flow(&client)?;
-    check_response_type(&form)?;
-    check_response_mode(&form)?;
+    let dpop_jkt = check_dpop_jkt(form, proof_key)?;
+    check_response_type(form)?;
+    check_response_mode(form)?;
     let request = AuthorizationRequest {
         client_id: client.id().to_string(),
-        redirect_uri: check_redirect_uri(&client, &form)?,
+        redirect_uri: check_redirect_uri(&client, form)?,
         scope: params::granted_scope(&client.client().scopes, form.get("scope"))?,
-        audience: params::requested_audience(&form)?,
-        state: check_opaque(&form, "state")?,
-        nonce: check_opaque(&form, "nonce")?,
-        code_challenge: check_pkce_challenge(&form)?,
+        audience: params::requested_audience(form)?,
+        state: check_opaque(form, "state")?,
+        nonce: check_opaque(form, "nonce")?,
+        code_challenge: check_pkce_challenge(form)?,
+        dpop_jkt: dpop_jkt.map(|k| k.to_base64url()),
     };
     let id = random_token();
     let serialized = serde_json::to_string(&request).map_err(OAuthError::internal)?;
     state
         .store
-        .insert_pushed_request(&hash(&id), client.id(), &serialized, crate::now() + REQUEST_URI_TTL)
+        .insert_pushed_request(&hash(&id), client.id(), &serialized, now + REQUEST_URI_TTL)
         .await
         .map_err(OAuthError::internal)?;
     let body = json!({ "request_uri": format!("{REQUEST_URI_PREFIX}{id}"), "expires_in": REQUEST_URI_TTL });
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     no_store(&mut response);
+    if proof.0.is_some() {
+        state.dpop_nonces.attach(&mut response, now);
+    }
     Ok(response)
 }
 
@@ -63,11 +75,20 @@ fn check_no_request_uri(form: &OAuthForm) -> Result<(), OAuthError> {
     }
 }
 
-/// Signed request objects (RFC 9101) are not accepted yet; refusing beats ignoring them.
-fn check_no_request_object(form: &OAuthForm) -> Result<(), OAuthError> {
-    match form.get("request") {
-        Some(_) => Err(OAuthError::RequestNotSupported),
-        None => Ok(()),
+/// RFC 9449 §10: the code is bound to a DPoP key named by `dpop_jkt`, by the PAR request's own
+/// proof, or by both when they agree.
+fn check_dpop_jkt(form: &OAuthForm, proof_key: Option<Jkt>) -> Result<Option<Jkt>, OAuthError> {
+    let named = match form.get("dpop_jkt") {
+        None => None,
+        Some(text) => Some(Jkt::from_base64url(text).ok_or(OAuthError::InvalidRequest(
+            "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+        ))?),
+    };
+    match (named, proof_key) {
+        (Some(named), Some(proven)) if named != proven => Err(OAuthError::InvalidDpopProof(
+            "dpop_jkt is not the thumbprint of the DPoP proof's key",
+        )),
+        (named, proven) => Ok(named.or(proven)),
     }
 }
 

@@ -5,17 +5,13 @@
 use super::client_auth::VerifiedClient;
 use super::issue::TokenResponse;
 use super::refresh_tokens::RefreshEntry;
-use super::{params, sender_constraint, OAuthError, OAuthForm, Shared};
-use crate::domain::CustomerStatus;
-use crate::tls::PeerCertificate;
+use super::token::TokenRequest;
+use super::{params, OAuthError, OAuthForm, Shared};
+use crate::domain::{CustomerStatus, Jkt};
 use crate::web::cookies::hash;
 
-pub async fn exchange(
-    state: &Shared,
-    client: &VerifiedClient,
-    peer: &PeerCertificate,
-    form: &OAuthForm,
-) -> Result<TokenResponse, OAuthError> {
+pub async fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<TokenResponse, OAuthError> {
+    let (client, form) = (request.client, request.form);
     let token = form.require("refresh_token", "refresh_token is required")?;
     let entry = state
         .refresh_tokens
@@ -26,13 +22,14 @@ pub async fn exchange(
     check_same_client(&entry, client)?;
     check_grant_live(&entry, crate::now())?;
     check_customer_active(&entry)?;
+    check_dpop_key(&entry, request.dpop_key.as_ref())?;
     let grant = &entry.grant;
     let authorization = grant.authorization(
         params::granted_scope(&grant.scopes, form.get("scope"))?,
         check_resources_within_grant(form, &grant.audience)?,
     );
-    let cnf = sender_constraint::confirmation(client, peer)?;
-    TokenResponse::bearer(state, client, &authorization, cnf.as_ref())
+    let cnf = request.confirmation()?;
+    TokenResponse::new(state, client, &authorization, cnf.as_ref())
 }
 
 /// RFC 6749 §6: the refresh token was issued to the authenticated client.
@@ -56,6 +53,17 @@ fn check_customer_active(entry: &RefreshEntry) -> Result<(), OAuthError> {
     match entry.customer_status {
         CustomerStatus::Active => Ok(()),
         CustomerStatus::Disabled => Err(OAuthError::InvalidGrant("the customer is disabled")),
+    }
+}
+
+/// RFC 9449 §5.0: the refresh token of a DPoP-bound grant is used with a proof of the same key.
+fn check_dpop_key(entry: &RefreshEntry, presented: Option<&Jkt>) -> Result<(), OAuthError> {
+    match (&entry.grant.dpop_jkt, presented) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(presented)) if bound == presented => Ok(()),
+        _ => Err(OAuthError::InvalidGrant(
+            "the refresh token is bound to another DPoP key",
+        )),
     }
 }
 

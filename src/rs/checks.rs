@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap};
 
 use super::api_keys::{self, ApiKeys};
 use super::{Policy, Revocations, RsError, Verified, LEEWAY};
-use crate::domain::{Audience, Binding};
+use crate::domain::{Audience, Binding, Proofs};
 use crate::pki::Thumbprint;
 use crate::tls::PeerCertificate;
 
@@ -92,7 +92,11 @@ pub(super) fn check_sender_binding(
     cert: &PeerCertificate,
 ) -> Result<Option<Thumbprint>, RsError> {
     let presented = cert.get().map(|c| *c.thumbprint());
-    match token.cnf.as_ref().map(|cnf| cnf.check(presented.as_ref())) {
+    let proofs = Proofs {
+        certificate: presented.as_ref(),
+        dpop_key: None,
+    };
+    match token.cnf.as_ref().map(|cnf| cnf.check(proofs)) {
         Some(Binding::Holds) => Ok(presented),
         Some(Binding::Mismatch) => Err(RsError::InvalidToken(
             "the access token is bound to a different certificate",

@@ -19,8 +19,9 @@ use std::time::Duration;
 use crate::config::{ClientJwksConfig, Settings};
 use crate::jose::{KeyEncryptionKey, LiveKeyRing};
 use crate::oauth::client_keys::{FetchPolicy, RemoteJwks};
+use crate::oauth::dpop::DpopNonces;
 use crate::oauth::signing_keys as keys;
-use crate::oauth::{AppState, Endpoints, Lifetimes, Shared};
+use crate::oauth::{AppState, Endpoints, Lifetimes, Setup, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
 use crate::rs::{ApiKeys, LocalAuthority, Revocations};
@@ -147,17 +148,16 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         access_token: ttl,
         grant: settings.grant_ttl as i64,
     };
-    let brand = settings.display_name.clone();
-    let client_jwks = client_jwks(&settings.client_jwks)?;
-    let state: AppState = Arc::new(Shared::new(
+    let state: AppState = Arc::new(Shared::new(Setup {
         endpoints,
         store,
         trust,
         keys,
         lifetimes,
-        brand,
-        client_jwks,
-    ));
+        brand: settings.display_name.clone(),
+        client_jwks: client_jwks(&settings.client_jwks)?,
+        dpop_nonces: DpopNonces::new(kek.derive("dpop-nonce"), settings.dpop_nonce_required),
+    }));
     sync::load_revocations(&state, &local).await?;
     let (front, mtls) = routes::routers(state.clone(), &local, &settings);
 

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{bump_revision, int, opt_text, text, Store, StoreError};
-use crate::domain::{CustomerStatus, Grant};
+use crate::domain::{CustomerStatus, Grant, Jkt};
 
 /// A grant's authorization code (RFC 6749 §4.1.2: bound to the client and the grant, which the
 /// grant holds, and to the redirect URI and the PKCE challenge).
@@ -30,7 +30,7 @@ pub struct Presented {
 }
 
 const GRANT_COLUMNS: &str = "id, customer_id, client_id, scopes, accounts, audience, auth_time, created_at, \
-    expires_at, redeemed_at, revoked_at";
+    expires_at, redeemed_at, revoked_at, dpop_jkt";
 const CODE_COLUMNS: &str = "code_hash, redirect_uri, code_challenge, nonce, code_expires_at, code_presentations";
 
 impl Store {
@@ -54,7 +54,7 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO grants ({GRANT_COLUMNS}, {CODE_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0)"
         );
         sqlx::query(&sql)
             .bind(&grant.id)
@@ -68,6 +68,7 @@ impl Store {
             .bind(grant.expires_at)
             .bind(grant.redeemed_at)
             .bind(grant.revoked_at)
+            .bind(grant.dpop_jkt.map(|k| k.to_base64url()))
             .bind(&code.code_hash)
             .bind(&code.redirect_uri)
             .bind(&code.code_challenge)
@@ -80,25 +81,29 @@ impl Store {
     }
 
     /// Counts a presentation of the code and, if it is the first and the grant is not revoked,
-    /// marks the grant redeemed with `refresh_token_hash`, in one statement. The caller checks
-    /// the rest (expiry, client, redirect URI, PKCE) and issues nothing if they fail, so a code
-    /// presented wrongly is used up all the same.
+    /// marks the grant redeemed with `refresh_token_hash` (and, unless PAR bound one, the DPoP key
+    /// of the redeeming request), in one statement. The caller checks the rest (expiry, client,
+    /// redirect URI, PKCE, DPoP key) and issues nothing if they fail, so a code presented wrongly
+    /// is used up all the same.
     pub async fn present_code(
         &self,
         code_hash: &str,
         refresh_token_hash: Option<&str>,
+        dpop_jkt: Option<&Jkt>,
         now: i64,
     ) -> Result<Option<Presented>, StoreError> {
         let sql = format!(
             "UPDATE grants SET code_presentations = code_presentations + 1, \
              redeemed_at = CASE WHEN code_presentations = 0 AND revoked_at IS NULL THEN $1 ELSE redeemed_at END, \
              refresh_token_hash = CASE WHEN code_presentations = 0 AND revoked_at IS NULL THEN $2 \
-             ELSE refresh_token_hash END \
-             WHERE code_hash = $3 RETURNING {GRANT_COLUMNS}, {CODE_COLUMNS}"
+             ELSE refresh_token_hash END, \
+             dpop_jkt = CASE WHEN code_presentations = 0 AND dpop_jkt IS NULL THEN $3 ELSE dpop_jkt END \
+             WHERE code_hash = $4 RETURNING {GRANT_COLUMNS}, {CODE_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(now)
             .bind(refresh_token_hash)
+            .bind(dpop_jkt.map(|k| k.to_base64url()))
             .bind(code_hash)
             .fetch_optional(self.pool())
             .await?;
@@ -219,5 +224,8 @@ fn grant_from_row(row: &AnyRow) -> Result<Grant, StoreError> {
         expires_at: int(row, "expires_at")?,
         redeemed_at: row.try_get::<Option<i64>, _>("redeemed_at")?,
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?,
+        dpop_jkt: opt_text(row, "dpop_jkt")?
+            .map(|k| Jkt::from_base64url(&k).ok_or_else(|| StoreError::Corrupt(format!("grants.dpop_jkt: {k:?}"))))
+            .transpose()?,
     })
 }

@@ -40,6 +40,19 @@ pub fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// The parameters of an authorization request a FAPI client pushes, but `client_id`.
+pub fn par_params(challenge: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid accounts"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
 /// A pushed request with everything a FAPI client sends; `extra` adds or overrides parameters
 /// (an empty value removes one).
 pub async fn par(
@@ -49,16 +62,8 @@ pub async fn par(
     challenge: &str,
     extra: &[(&str, &str)],
 ) -> (u16, Value) {
-    let mut form: Vec<(&str, &str)> = vec![
-        ("client_id", client_id),
-        ("response_type", "code"),
-        ("redirect_uri", REDIRECT_URI),
-        ("scope", "openid accounts"),
-        ("state", "st-1"),
-        ("nonce", "n-1"),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ];
+    let mut form: Vec<(&str, &str)> = vec![("client_id", client_id)];
+    form.extend(par_params(challenge));
     for (name, value) in extra {
         form.retain(|(n, _)| n != name);
         if !value.is_empty() {

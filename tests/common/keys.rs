@@ -49,6 +49,18 @@ impl ClientKey {
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
 
+    /// Signs with a header given as JSON, exactly as written (members jsonwebtoken's `Header`
+    /// does not model included).
+    pub fn sign_raw_header(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg).unwrap();
+        format!("{input}.{signature}")
+    }
+
     pub fn algorithm(&self) -> Algorithm {
         self.alg
     }

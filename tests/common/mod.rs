@@ -2,8 +2,10 @@
 //! SQLite or on a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod dpop;
 pub mod flow;
 pub mod keys;
+pub mod tpp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -125,6 +127,24 @@ impl TestEnv {
             database_url,
             pg_database,
         }
+    }
+
+    /// A second node: another server process's worth of state on the same database and data
+    /// directory (so the same keys), with listeners of its own.
+    pub async fn start_second_node(&self) -> RunningServer {
+        let settings = Settings::resolve(
+            FileConfig {
+                listen: Some("127.0.0.1:0".into()),
+                mtls_listen: Some("127.0.0.1:0".into()),
+                data_dir: Some(self.dir.path().join("certbound-data")),
+                database_url: Some(self.database_url.clone()),
+                issuer: Some(self.issuer()),
+                ..FileConfig::default()
+            },
+            |_| None,
+        )
+        .unwrap();
+        certbound::server::start(settings).await.unwrap()
     }
 
     pub fn server(&self) -> &RunningServer {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::permissions::{self, Permission};
 use super::{check_csrf, load, Interaction};
-use crate::domain::{Customer, Grant};
+use crate::domain::{Customer, Grant, Jkt};
 use crate::oauth::form::{OAuthForm, PageForm};
 use crate::oauth::{AppState, Shared};
 use crate::store::grants::CodeRow;
@@ -130,6 +130,7 @@ async fn approve(
         expires_at: now + state.lifetimes.grant,
         redeemed_at: None,
         revoked_at: None,
+        dpop_jkt: request.dpop_jkt.as_deref().and_then(Jkt::from_base64url),
     };
     let code = cookies::random_token();
     let row = CodeRow {
