@@ -214,12 +214,13 @@ fn run_server() {
             access_token_ttl: Some(ACCESS_TOKEN_TTL),
             gateway: Some(GatewayConfig {
                 audiences: Vec::new(),
+                origins: Vec::new(),
                 policies: BTreeMap::from([(
                     POLICY.to_string(),
                     PolicyConfig {
                         scopes: vec![POLICY.into()],
                         api_key: true,
-                        allow_unbound: false,
+                        ..PolicyConfig::default()
                     },
                 )]),
             }),

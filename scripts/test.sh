@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need and is missing (curl, psql, nginx, Chromium and
-# chromedriver, Python requests; PostgreSQL itself on a machine that has none), makes sure
-# PostgreSQL answers at 127.0.0.1:5432, drops databases left behind by interrupted runs, then runs
-# `cargo test` with any arguments given. Installing needs root (or sudo).
+# chromedriver, Redis, Python requests; PostgreSQL itself on a machine that has none), makes sure
+# PostgreSQL answers at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, drops databases left behind by
+# interrupted runs, then runs `cargo test` with any arguments given. Installing needs root (or
+# sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,8 @@ command -v psql >/dev/null || need_apt+=(postgresql-client)
 # Browser tests drive Debian's Chromium over WebDriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# Resource servers of a fleet share DPoP replay state in Redis.
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 installed_pg=0
 if ! command -v pg_ctlcluster >/dev/null && ! { command -v pg_isready >/dev/null && pg_up; }; then
@@ -48,6 +51,14 @@ if ! pg_up; then
   for _ in $(seq 1 30); do pg_up && break; sleep 1; done
 fi
 pg_up || { echo "scripts/test.sh: PostgreSQL does not answer at 127.0.0.1:5432" >&2; exit 1; }
+
+# Redis on 127.0.0.1:6379, without persistence: it only ever holds short-lived replay entries.
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+if ! redis_up; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+  for _ in $(seq 1 30); do redis_up && break; sleep 0.2; done
+fi
+redis_up || { echo "scripts/test.sh: Redis does not answer at 127.0.0.1:6379" >&2; exit 1; }
 
 # Databases left behind by interrupted test runs.
 psql -h 127.0.0.1 -U postgres -d postgres -Atc \

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::domain::scope::is_scope_token;
+use crate::domain::SenderBinding;
 use crate::jose::{KekSource, SigningAlg};
 use crate::tls::forwarded::{Forwarding, ForwardingConfig};
 
@@ -47,6 +48,9 @@ pub struct FileConfig {
     pub client_jwks: Option<ClientJwksConfig>,
     /// Require DPoP proofs at PAR and the token endpoint to carry a server nonce.
     pub dpop_nonce_required: Option<bool>,
+    /// A Redis (`redis://host:port`) in which the resource servers of this process remember DPoP
+    /// proofs, shared by every node; without it, each process remembers its own.
+    pub dpop_replay_redis: Option<String>,
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -107,6 +111,7 @@ pub struct Settings {
     pub demo_bank: bool,
     pub client_jwks: ClientJwksConfig,
     pub dpop_nonce_required: bool,
+    pub dpop_replay_redis: Option<String>,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -115,6 +120,10 @@ pub struct Settings {
 pub struct GatewayConfig {
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// The public origins (`https://api.bank.example`) clients address the APIs behind the
+    /// proxy at, which DPoP proofs name; without them, the forwarded host is taken.
+    #[serde(default)]
+    pub origins: Vec<String>,
     #[serde(default)]
     pub policies: BTreeMap<String, PolicyConfig>,
 }
@@ -129,6 +138,9 @@ pub struct PolicyConfig {
     /// An API key of the token's client in `x-api-key`.
     #[serde(default)]
     pub api_key: bool,
+    /// Which sender constraints are accepted: `certificate`, `dpop` or `either` (default).
+    #[serde(default)]
+    pub binding: SenderBinding,
     /// Accept tokens that are not sender-constrained.
     #[serde(default)]
     pub allow_unbound: bool,
@@ -292,6 +304,7 @@ impl Settings {
             Some(v) => parse_bool("dpop_nonce_required", &v)?,
             None => file.dpop_nonce_required.unwrap_or(true),
         };
+        let dpop_replay_redis = pick("CERTBOUND_DPOP_REPLAY_REDIS", file.dpop_replay_redis);
         let demo_bank = match env("CERTBOUND_DEMO_BANK") {
             Some(v) => parse_bool("demo_bank", &v)?,
             None => file.demo_bank.unwrap_or(false),
@@ -319,6 +332,7 @@ impl Settings {
             demo_bank,
             client_jwks,
             dpop_nonce_required,
+            dpop_replay_redis,
         })
     }
 }

@@ -17,10 +17,12 @@ use certbound::config::{FileConfig, GatewayConfig, PolicyConfig};
 use certbound::pki::dev::IssuedCert;
 use certbound::pki::Thumbprint;
 use certbound::tls::forwarded::{encode, ForwardFormat, ForwardingConfig};
+use common::dpop::Proof;
+use common::tpp::{dpop_key, Auth, Binding, Tpp};
 use common::{Db, TestEnv};
 use serde_json::Value;
 
-on_both_databases!(nginx_auth_request_enforces_certificate_bound_tokens);
+on_both_databases!(nginx_auth_request_enforces_sender_constrained_tokens);
 
 fn nginx_binary() -> &'static str {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
@@ -96,6 +98,7 @@ http {{
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
             # Replaces any X-SSL-Client-Cert the client sent; absent when it has no certificate.
             proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
             proxy_ssl_certificate {proxy_pem};
@@ -135,8 +138,9 @@ http {{
     common::KillOnDrop(child)
 }
 
-async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
+async fn nginx_auth_request_enforces_sender_constrained_tokens(db: Db) {
     let dir = tempfile::tempdir().unwrap();
+    let nginx_port = common::free_port();
     let mut proxy = None;
     let env = TestEnv::start_with_ca(db, |f: &mut FileConfig, ca| {
         // nginx's own client certificate is what makes it a trusted proxy.
@@ -154,12 +158,14 @@ async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
         });
         f.gateway = Some(GatewayConfig {
             audiences: vec![],
+            // The public origin DPoP proofs name: nginx's.
+            origins: vec![format!("https://localhost:{nginx_port}")],
             policies: [(
                 "accounts".to_string(),
                 PolicyConfig {
                     scopes: vec!["accounts".into()],
                     api_key: true,
-                    allow_unbound: false,
+                    ..PolicyConfig::default()
                 },
             )]
             .into(),
@@ -178,7 +184,6 @@ async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
     let key = issued.key;
 
     let backend = backend().await;
-    let nginx_port = common::free_port();
     let _nginx = start_nginx(dir.path(), nginx_port, env.addr().port(), backend, &env, &proxy);
     let nginx = SocketAddr::from(([127, 0, 0, 1], nginx_port));
     let url = format!("https://localhost:{nginx_port}/bank/accounts");
@@ -230,6 +235,50 @@ async fn nginx_auth_request_enforces_certificate_bound_tokens(db: Db) {
         .await
         .unwrap();
     assert_eq!(direct.status(), 400);
+
+    // A DPoP-bound token through nginx: the proof names nginx's URL and the original method,
+    // which nginx passes along; a replay, or a proof for another method, is refused.
+    let tpp = Tpp::register(&env, "tpp-dpop", Auth::Certificate, Binding::Dpop(dpop_key())).await;
+    let (_, body) = tpp.client_credentials(&env).await;
+    let dpop_token = body["access_token"].as_str().unwrap().to_string();
+    let issued = certbound::rs::api_keys::issue("tpp-dpop", &[]);
+    env.store.insert_api_key(&issued.row, None).await.unwrap();
+    let http = common::http_client(&env.pki, nginx, None);
+    let dpop_call = |proof: String| {
+        http.get(&url)
+            .header("authorization", format!("DPoP {dpop_token}"))
+            .header("dpop", proof)
+            .header("x-api-key", &issued.key)
+            .send()
+    };
+    let key = tpp.dpop().unwrap();
+    let proof = key.sign(&Proof::for_request("GET", &url).with_token(&dpop_token));
+    let mut admitted = 0;
+    for _ in 0..50 {
+        // The server's API key cache picks the new key up within its reload interval.
+        let fresh = key.sign(&Proof::for_request("GET", &url).with_token(&dpop_token));
+        let response = dpop_call(fresh).await.unwrap();
+        if response.status() == 200 {
+            admitted += 1;
+            assert_eq!(response.json::<Value>().await.unwrap()["client"], "tpp-dpop");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(admitted, 1, "a DPoP-bound token with a proof passes nginx");
+    assert_eq!(dpop_call(proof.clone()).await.unwrap().status(), 200);
+    let replayed = dpop_call(proof).await.unwrap();
+    assert_eq!(replayed.status(), 401);
+    let challenge = replayed
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+    let post_proof = key.sign(&Proof::for_request("POST", &url).with_token(&dpop_token));
+    assert_eq!(dpop_call(post_proof).await.unwrap().status(), 401);
 
     // `certbound doctor` proves it from this (untrusted) host.
     let doctor = Command::new(env!("CARGO_BIN_EXE_certbound"))

@@ -15,6 +15,8 @@ use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
 use certbound::rs::{ApiKeys, Authenticated, Guard, Policy};
 use certbound::store::Store;
 use certbound::tls::Forwarding;
+use common::dpop::Proof;
+use common::tpp::{dpop_key, Auth, Binding, Tpp};
 use common::{Db, TestEnv};
 use serde_json::json;
 
@@ -177,6 +179,38 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
         }
     }
     assert!(refused, "a revoked API key reached the remote resource server");
+
+    // A DPoP-bound token, with a proof for this request (no origins configured: the request's
+    // Host names the resource); the same proof again is refused.
+    let tpp = Tpp::register(&env, "tpp-dpop", Auth::Certificate, Binding::Dpop(dpop_key())).await;
+    let (code, body) = tpp.client_credentials(&env).await;
+    assert_eq!(code, 200, "{body}");
+    let dpop_token = body["access_token"].as_str().unwrap();
+    let proof = tpp
+        .dpop()
+        .unwrap()
+        .sign(&Proof::for_request("GET", &rs_url).with_token(dpop_token));
+    let dpop_call = || {
+        rs_http
+            .get(&rs_url)
+            .header("authorization", format!("DPoP {dpop_token}"))
+            .header("dpop", &proof)
+            .send()
+    };
+    assert_eq!(dpop_call().await.unwrap().status(), 200);
+    let replayed = dpop_call().await.unwrap();
+    assert_eq!(replayed.status(), 401);
+    let challenge = replayed
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(
+        challenge.contains(r#"DPoP realm="certbound", error="invalid_dpop_proof""#),
+        "{challenge}"
+    );
 
     let _ = stop.send(());
     served.await.unwrap();

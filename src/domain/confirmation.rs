@@ -125,6 +125,42 @@ impl<'de> Deserialize<'de> for Confirmation {
     }
 }
 
+/// Which sender constraints a resource accepts (a resource server's policy, a gateway's
+/// configuration).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderBinding {
+    /// Bound to the connection's client certificate (RFC 8705), sent as `Bearer`.
+    Certificate,
+    /// Bound to a DPoP key (RFC 9449), sent as `DPoP` with a proof.
+    Dpop,
+    /// Either one.
+    #[default]
+    Either,
+}
+
+impl SenderBinding {
+    pub fn accepts_certificate(self) -> bool {
+        matches!(self, SenderBinding::Certificate | SenderBinding::Either)
+    }
+
+    pub fn accepts_dpop(self) -> bool {
+        matches!(self, SenderBinding::Dpop | SenderBinding::Either)
+    }
+}
+
+impl std::str::FromStr for SenderBinding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "certificate" => Ok(SenderBinding::Certificate),
+            "dpop" => Ok(SenderBinding::Dpop),
+            "either" => Ok(SenderBinding::Either),
+            other => Err(format!("binding {other:?} is not certificate, dpop or either")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod confirmation;
 pub mod customer;
+pub mod dpop;
 pub mod grant;
 pub mod grant_type;
 pub mod scope;
@@ -13,7 +14,7 @@ pub mod status;
 pub mod token;
 
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
-pub use confirmation::{Binding, Confirmation, Jkt, Proofs};
+pub use confirmation::{Binding, Confirmation, Jkt, Proofs, SenderBinding};
 pub use customer::{Customer, CustomerStatus, PasswordHash};
 pub use grant::Grant;
 pub use grant_type::GrantType;

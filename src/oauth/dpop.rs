@@ -1,9 +1,8 @@
 //! DPoP at the authorization server (RFC 9449 §4, §5, §8): a proof in the `DPoP` header of a PAR
-//! or token request binds what is issued to the proof's key. Each rule is a named check: the
-//! DPoP-proof profile (typ `dpop+jwt`, an allowed asymmetric algorithm, a public `jwk`, the
-//! signature), `htm` and `htu` of this request, `iat` within a window, a server nonce of the
-//! current or previous period, and a `jti` never seen before (recorded in the database, so a
-//! replay through another node is refused too). The stateless checks run before client
+//! or token request binds what is issued to the proof's key. The checks every proof gets are
+//! `domain::dpop`'s; the authorization server adds a server nonce of the current or previous
+//! period, and a `jti` never seen before (recorded in the database, so a replay through another
+//! node is refused too). The stateless checks run before client
 //! authentication, so that a `use_dpop_nonce` answer does not use up the client's assertion; the
 //! `jti` is recorded only once the client is authenticated, so that no stranger can write to the
 //! replay store.
@@ -13,19 +12,14 @@ use axum::http::{header::HeaderName, HeaderValue};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::{OAuthError, Shared};
+use crate::domain::dpop::{self, Expected, Proof};
 use crate::domain::Jkt;
-use crate::jose::profile::DPOP_PROOF;
-use crate::jose::{decode_with_embedded_key, jwk_thumbprint_bytes, required_members, Expect, TokenError};
 
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");
 pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
-/// How far back a proof's `iat` may be, and how far ahead (clock skew).
-const MAX_AGE: i64 = 120;
-const MAX_AHEAD: i64 = 5;
 /// Nonces rotate every period; one of the current or the previous period is accepted.
 const NONCE_PERIOD: i64 = 300;
 
@@ -94,125 +88,58 @@ impl DpopNonces {
     }
 }
 
-/// The claims of a proof (RFC 9449 §4.2).
-#[derive(Debug, Deserialize)]
-struct Claims {
-    jti: String,
-    htm: String,
-    htu: String,
-    iat: i64,
-    #[serde(default)]
-    nonce: Option<String>,
-}
-
 /// A proof that passed every check but the replay check.
-pub struct CheckedProof {
-    jkt: Jkt,
-    claims: Claims,
-}
+pub struct CheckedProof(Proof);
 
 /// Checks the request's DPoP proof, if any, for `POST` to `path` on one of this server's
-/// listeners, all but its `jti`: see [`CheckedProof::first_use`].
+/// listeners, all but its `jti`: see [`first_use`].
 pub fn check(state: &Shared, header: &DpopHeader, path: &str, now: i64) -> Result<Option<CheckedProof>, OAuthError> {
     let Some(proof) = &header.0 else { return Ok(None) };
-    let (claims, jwk): (Claims, _) = decode_with_embedded_key(proof, &DPOP_PROOF, Expect::default()).map_err(|e| {
-        tracing::info!(reason = %e, "DPoP proof refused");
-        OAuthError::InvalidDpopProof(match e {
-            TokenError::WrongType => "the proof's typ is not dpop+jwt",
-            TokenError::UnknownKey => "the proof's jwk is missing, private or of a type not accepted",
-            TokenError::WrongAlgorithm => "the proof's algorithm is not accepted",
-            _ => "the proof does not verify",
-        })
-    })?;
-    check_method(&claims)?;
-    check_uri(state, &claims, path)?;
-    check_issued_at(&claims, now)?;
-    check_nonce(state, &claims, now)?;
-    let members = required_members(&jwk).ok_or(OAuthError::InvalidDpopProof("the proof's jwk is incomplete"))?;
-    let jkt = Jkt::from_bytes(jwk_thumbprint_bytes(&members));
-    Ok(Some(CheckedProof { jkt, claims }))
-}
-
-impl CheckedProof {
-    /// Each proof is used once; its `jti` is remembered, per key, as long as the proof is
-    /// accepted. Returns the key's thumbprint.
-    pub async fn first_use(self, state: &Shared) -> Result<Jkt, OAuthError> {
-        check_not_replayed(state, &self.claims, &self.jkt).await?;
-        Ok(self.jkt)
-    }
-}
-
-/// Records the `jti` of a checked proof, if there is one: the key's thumbprint.
-pub async fn first_use(state: &Shared, proof: Option<CheckedProof>) -> Result<Option<Jkt>, OAuthError> {
-    match proof {
-        Some(proof) => proof.first_use(state).await.map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Both endpoints take POST only.
-fn check_method(claims: &Claims) -> Result<(), OAuthError> {
-    if claims.htm == "POST" {
-        Ok(())
-    } else {
-        Err(OAuthError::InvalidDpopProof("htm is not this request's method"))
-    }
-}
-
-/// `htu` is this endpoint's URL on one of the listeners, compared without query and fragment
-/// (RFC 9449 §4.3 item 9), scheme and host case-insensitively, the default port implied.
-fn check_uri(state: &Shared, claims: &Claims, path: &str) -> Result<(), OAuthError> {
-    let presented = normalize(&claims.htu);
-    let ours = std::iter::once(&state.endpoints.issuer)
+    let uris: Vec<String> = std::iter::once(&state.endpoints.issuer)
         .chain(state.endpoints.mtls_base.as_ref())
-        .filter_map(|base| normalize(&format!("{base}{path}")));
-    match presented {
-        Some(presented) if ours.into_iter().any(|o| o == presented) => Ok(()),
-        _ => Err(OAuthError::InvalidDpopProof("htu is not this endpoint")),
-    }
-}
-
-/// `scheme://host:port/path`, lower-cased where URIs are case-insensitive.
-fn normalize(uri: &str) -> Option<String> {
-    let uri: http::Uri = uri.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host()?.to_ascii_lowercase();
-    let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Some(format!("{scheme}://{host}:{port}{}", uri.path()))
-}
-
-fn check_issued_at(claims: &Claims, now: i64) -> Result<(), OAuthError> {
-    if claims.iat >= now - MAX_AGE && claims.iat <= now + MAX_AHEAD {
-        Ok(())
-    } else {
-        Err(OAuthError::InvalidDpopProof(
-            "the proof's iat is outside the accepted window",
-        ))
-    }
+        .map(|base| format!("{base}{path}"))
+        .collect();
+    let expected = Expected {
+        method: "POST",
+        uris: &uris,
+        access_token: None,
+        now,
+    };
+    let proof = dpop::verify(proof, &expected).map_err(|e| {
+        tracing::info!(reason = e.description(), "DPoP proof refused");
+        OAuthError::InvalidDpopProof(e.description())
+    })?;
+    check_nonce(state, &proof, now)?;
+    Ok(Some(CheckedProof(proof)))
 }
 
 /// When nonces are required, the proof carries one of ours; otherwise the client is told the
 /// current one (`use_dpop_nonce`, with `DPoP-Nonce`).
-fn check_nonce(state: &Shared, claims: &Claims, now: i64) -> Result<(), OAuthError> {
+fn check_nonce(state: &Shared, proof: &Proof, now: i64) -> Result<(), OAuthError> {
     if !state.dpop_nonces.required {
         return Ok(());
     }
-    match &claims.nonce {
+    match &proof.claims.nonce {
         Some(nonce) if state.dpop_nonces.is_valid(nonce, now) => Ok(()),
         _ => Err(OAuthError::UseDpopNonce(state.dpop_nonces.current(now))),
     }
 }
 
-/// A `jti` is recorded per key until the proof's `iat` leaves the window.
-async fn check_not_replayed(state: &Shared, claims: &Claims, jkt: &Jkt) -> Result<(), OAuthError> {
-    let scope = format!("dpop:{}", jkt.to_base64url());
+/// Records the `jti` of a checked proof, if there is one, and returns its key's thumbprint.
+/// Each proof is used once: its `jti` is remembered, per key, in the database as long as the
+/// proof would be accepted, so a replay through another node is refused too.
+pub async fn first_use(state: &Shared, proof: Option<CheckedProof>) -> Result<Option<Jkt>, OAuthError> {
+    let Some(CheckedProof(proof)) = proof else {
+        return Ok(None);
+    };
+    let scope = format!("dpop:{}", proof.jkt.to_base64url());
     let first = state
         .store
-        .record_jti(&scope, &claims.jti, claims.iat + MAX_AGE + MAX_AHEAD)
+        .record_jti(&scope, &proof.claims.jti, proof.remember_until())
         .await
         .map_err(OAuthError::internal)?;
     if first {
-        Ok(())
+        Ok(Some(proof.jkt))
     } else {
         Err(OAuthError::InvalidDpopProof("the proof was used before"))
     }
@@ -232,22 +159,5 @@ mod tests {
         assert!(!nonces.is_valid(&current, now + 2 * NONCE_PERIOD), "too old");
         assert!(!nonces.is_valid("made-up", now));
         assert!(!DpopNonces::new([8; 32], true).is_valid(&current, now), "another key");
-    }
-
-    #[test]
-    fn uris_normalize() {
-        assert_eq!(
-            normalize("https://AS.example/token?x=1#f"),
-            Some("https://as.example:443/token".into())
-        );
-        assert_eq!(
-            normalize("https://as.example:443/token"),
-            Some("https://as.example:443/token".into())
-        );
-        assert_eq!(
-            normalize("https://as.example:8444/token"),
-            Some("https://as.example:8444/token".into())
-        );
-        assert_eq!(normalize("/token"), None);
     }
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{RsError, Verified};
 use crate::domain::token::ACCOUNT_ACCESS;
+use crate::domain::Jkt;
 use crate::pki::Thumbprint;
 
 /// Handlers take it as an extractor. Cheap to clone: the token's verified claims are shared with
@@ -15,6 +16,7 @@ use crate::pki::Thumbprint;
 pub struct Authenticated {
     pub(super) token: Arc<Verified>,
     pub(super) cert_thumbprint: Option<Thumbprint>,
+    pub(super) dpop_key: Option<Jkt>,
 }
 
 impl Authenticated {
@@ -36,9 +38,15 @@ impl Authenticated {
         &self.token.scopes
     }
 
-    /// The certificate the token is bound to, which is the one on this connection.
+    /// The certificate on this connection (the one the token is bound to, if it is
+    /// certificate-bound).
     pub fn cert_thumbprint(&self) -> Option<&Thumbprint> {
         self.cert_thumbprint.as_ref()
+    }
+
+    /// The DPoP key the token is bound to, which signed this request's proof.
+    pub fn dpop_key(&self) -> Option<&Jkt> {
+        self.dpop_key.as_ref()
     }
 
     /// The token's `jti`.

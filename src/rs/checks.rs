@@ -6,9 +6,9 @@
 use axum::http::{header, HeaderMap};
 
 use super::api_keys::{self, ApiKeys};
+use super::error::Scheme;
 use super::{Policy, Revocations, RsError, Verified, LEEWAY};
-use crate::domain::{Audience, Binding, Proofs};
-use crate::pki::Thumbprint;
+use crate::domain::{Audience, Binding, Confirmation, Proofs};
 use crate::tls::PeerCertificate;
 
 /// RFC 6750 §2.3 allows tokens in the query; FAPI and this server do not (they end up in logs).
@@ -26,9 +26,10 @@ pub(super) fn check_no_token_in_query(query: Option<&str>) -> Result<(), RsError
     }
 }
 
-/// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>` header. The token's characters
-/// are checked on a cache miss only ([`check_token68`]): a cache hit is a token seen valid.
-pub(super) fn bearer_token(headers: &HeaderMap) -> Result<&str, RsError> {
+/// RFC 6750 §2.1 and RFC 9449 §7.1: exactly one `Authorization` header, `Bearer <token>` or
+/// `DPoP <token>`. The token's characters are checked on a cache miss only ([`check_token68`]):
+/// a cache hit is a token seen valid.
+pub(super) fn access_token(headers: &HeaderMap) -> Result<(Scheme, &str), RsError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(RsError::MissingToken);
@@ -42,10 +43,19 @@ pub(super) fn bearer_token(headers: &HeaderMap) -> Result<&str, RsError> {
     let (scheme, token) = value
         .split_once(' ')
         .ok_or(RsError::InvalidRequest("malformed Authorization header"))?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Err(RsError::MissingToken);
-    }
-    Ok(token.trim())
+    };
+    Ok((scheme, token.trim()))
+}
+
+/// The scheme the request used, for the challenge of a refusal: `DPoP` if it said so.
+pub(super) fn scheme_of(headers: &HeaderMap) -> Scheme {
+    access_token(headers).map_or(Scheme::Bearer, |(scheme, _)| scheme)
 }
 
 /// RFC 6750 §2.1 `b64token` characters.
@@ -84,28 +94,46 @@ pub(super) fn check_not_revoked(revocations: &Revocations, token: &Verified) -> 
     }
 }
 
-/// RFC 8705 §3: the certificate on this connection must be the one the token is bound to.
-/// Checked on every request, cached or not.
-pub(super) fn check_sender_binding(
-    policy: &Policy,
-    token: &Verified,
-    cert: &PeerCertificate,
-) -> Result<Option<Thumbprint>, RsError> {
-    let presented = cert.get().map(|c| *c.thumbprint());
-    let proofs = Proofs {
-        certificate: presented.as_ref(),
-        dpop_key: None,
-    };
-    match token.cnf.as_ref().map(|cnf| cnf.check(proofs)) {
-        Some(Binding::Holds) => Ok(presented),
-        Some(Binding::Mismatch) => Err(RsError::InvalidToken(
+/// The token's kind of binding is one the route accepts, sent with its scheme: a DPoP-bound
+/// token as `DPoP` (RFC 9449 §7.1; as `Bearer` it would be a downgrade), a certificate-bound
+/// one as `Bearer`, an unbound one only as `Bearer` and only where the route allows it.
+pub(super) fn check_scheme_fits_token(policy: &Policy, token: &Verified, scheme: Scheme) -> Result<(), RsError> {
+    match (&token.cnf, scheme) {
+        (Some(Confirmation::Jkt(_)), Scheme::Dpop) if policy.binding.accepts_dpop() => Ok(()),
+        (Some(Confirmation::Jkt(_)), Scheme::Dpop) => Err(RsError::InvalidToken(
+            "this resource needs a certificate-bound access token",
+        )),
+        (Some(Confirmation::Jkt(_)), Scheme::Bearer) => Err(RsError::InvalidToken(
+            "the access token is DPoP-bound; send it with the DPoP scheme and a proof",
+        )),
+        (Some(Confirmation::X5tS256(_)), Scheme::Bearer) if policy.binding.accepts_certificate() => Ok(()),
+        (Some(Confirmation::X5tS256(_)), Scheme::Bearer) => {
+            Err(RsError::InvalidToken("this resource needs a DPoP-bound access token"))
+        }
+        (Some(Confirmation::X5tS256(_)), Scheme::Dpop) => Err(RsError::InvalidToken(
+            "the access token is certificate-bound; send it with the Bearer scheme",
+        )),
+        (None, Scheme::Bearer) if policy.allow_unbound => Ok(()),
+        (None, _) => Err(RsError::InvalidToken("the access token is not sender-constrained")),
+    }
+}
+
+/// RFC 8705 §3 and RFC 9449 §7.1: the certificate on this connection, or the key of this
+/// request's DPoP proof, is the one the token is bound to. Checked on every request, cached or
+/// not.
+pub(super) fn check_sender_binding(token: &Verified, proofs: Proofs<'_>) -> Result<(), RsError> {
+    let Some(cnf) = &token.cnf else { return Ok(()) };
+    match (cnf.check(proofs), cnf) {
+        (Binding::Holds, _) => Ok(()),
+        (Binding::Mismatch, Confirmation::X5tS256(_)) => Err(RsError::InvalidToken(
             "the access token is bound to a different certificate",
         )),
-        Some(Binding::Absent) => Err(RsError::InvalidToken(
+        (Binding::Absent, Confirmation::X5tS256(_)) => Err(RsError::InvalidToken(
             "the access token is certificate-bound; present the certificate",
         )),
-        None if policy.allow_unbound => Ok(presented),
-        None => Err(RsError::InvalidToken("the access token is not certificate-bound")),
+        (_, Confirmation::Jkt(_)) => Err(RsError::InvalidToken(
+            "the access token is bound to a different DPoP key",
+        )),
     }
 }
 
@@ -148,16 +176,18 @@ mod tests {
     #[test]
     fn bearer_header_parsing() {
         let mut h = HeaderMap::new();
-        assert_eq!(bearer_token(&h), Err(RsError::MissingToken));
+        assert_eq!(access_token(&h), Err(RsError::MissingToken));
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer_token(&h), Err(RsError::MissingToken));
+        assert_eq!(access_token(&h), Err(RsError::MissingToken));
         h.insert(header::AUTHORIZATION, "bearer a.b.c".parse().unwrap());
-        assert_eq!(bearer_token(&h), Ok("a.b.c"));
+        assert_eq!(access_token(&h), Ok((Scheme::Bearer, "a.b.c")));
+        h.insert(header::AUTHORIZATION, "DPoP a.b.c".parse().unwrap());
+        assert_eq!(access_token(&h), Ok((Scheme::Dpop, "a.b.c")));
         assert!(check_token68("a.b.c").is_ok());
         assert!(matches!(check_token68("a b"), Err(RsError::InvalidRequest(_))));
         assert!(matches!(check_token68(""), Err(RsError::InvalidRequest(_))));
         h.append(header::AUTHORIZATION, "Bearer x".parse().unwrap());
-        assert!(matches!(bearer_token(&h), Err(RsError::InvalidRequest(_))));
+        assert!(matches!(access_token(&h), Err(RsError::InvalidRequest(_))));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 
-use super::{Guard, Policy};
+use super::{Guard, Incoming, Policy};
 use crate::tls::PeerCertificate;
 
 /// The layer [`Guard::require`] returns.
@@ -60,7 +60,7 @@ where
         let (guard, policy) = (self.guard.clone(), self.policy.clone());
         Box::pin(async move {
             let cert = req.extensions().get::<PeerCertificate>().cloned().unwrap_or_default();
-            match guard.check(&policy, req.headers(), req.uri().query(), &cert).await {
+            match guard.check(&policy, &Incoming::of(&req, &cert)).await {
                 Ok(authenticated) => {
                     req.extensions_mut().insert(authenticated);
                     inner.call(req).await

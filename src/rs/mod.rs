@@ -1,6 +1,7 @@
-//! Resource-server protection: a tower layer that admits a request only with an access token
-//! bound to the connection's client certificate (RFC 8705 §3), carrying the route's scopes, and,
-//! where the route asks, an API key of the same client.
+//! Resource-server protection: a tower layer that admits a request only with a sender-constrained
+//! access token — bound to the connection's client certificate (RFC 8705 §3) or to the key of
+//! the request's DPoP proof (RFC 9449 §7) — carrying the route's scopes, and, where the route
+//! asks, an API key of the same client.
 //!
 //! It needs no authorization server in the process: [`Guard::remote`] takes keys and
 //! revocations from a remote one; [`Guard::local`] shares them with one running alongside.
@@ -19,29 +20,32 @@ pub mod api_keys;
 mod authenticated;
 mod cache;
 mod checks;
+mod dpop;
 mod error;
 pub mod gateway;
+mod incoming;
 mod layer;
 mod policy;
 pub mod remote;
+pub mod replay;
 mod revocations;
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
-
+use crate::domain::Proofs;
 use crate::jose::profile::ACCESS_TOKEN;
 use crate::jose::{Expect, LiveKeyRing, TokenError};
-use crate::tls::PeerCertificate;
 
 pub use api_keys::ApiKeys;
 pub use authenticated::Authenticated;
 pub use cache::Verified;
 use cache::{Claims, TokenCache};
 use checks::*;
-pub use error::RsError;
+pub use error::{Refusal, RsError, Scheme, DPOP_ALGS};
+pub use incoming::Incoming;
 pub use layer::{Require, RequireLayer};
-pub use policy::Policy;
+pub use policy::{Policy, SenderBinding};
+pub use replay::ReplayStore;
 pub use revocations::Revocations;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
@@ -55,6 +59,10 @@ pub struct LocalAuthority {
     pub keys: Arc<LiveKeyRing>,
     pub revocations: Arc<Revocations>,
     pub api_keys: Arc<ApiKeys>,
+    /// The origins its resources are reached at (for DPoP `htu`): its issuer and mTLS base.
+    pub origins: Vec<String>,
+    /// Where its resources remember DPoP proofs.
+    pub dpop_replay: Arc<ReplayStore>,
 }
 
 /// Where the token-signing keys come from.
@@ -70,6 +78,10 @@ struct Inner {
     revocations: Arc<Revocations>,
     api_keys: Option<Arc<ApiKeys>>,
     cache: TokenCache,
+    /// The public origins (`https://host[:port]`) requests reach this resource server at; when
+    /// empty, the request's `Host` is taken.
+    origins: Vec<String>,
+    dpop_replay: Arc<ReplayStore>,
 }
 
 /// Verifies requests for one resource server (one issuer, a set of accepted audiences).
@@ -87,6 +99,8 @@ impl Guard {
             api_keys: Some(authority.api_keys.clone()),
             keys: Keys::Local(authority.keys.clone()),
             cache: TokenCache::default(),
+            origins: authority.origins.clone(),
+            dpop_replay: authority.dpop_replay.clone(),
         }))
     }
 
@@ -111,7 +125,32 @@ impl Guard {
             api_keys,
             keys: Keys::Remote(authority),
             cache: TokenCache::default(),
+            origins: Vec::new(),
+            dpop_replay: Arc::new(ReplayStore::default()),
         }))
+    }
+
+    /// The public origins (`https://api.bank.example`) clients address this resource server
+    /// at, which DPoP proofs' `htu` must name. Without them the request's `Host` is taken, which
+    /// is right only when clients reach this process directly.
+    pub fn with_origins(self, origins: Vec<String>) -> Self {
+        let origins = origins
+            .into_iter()
+            .map(|o| o.trim_end_matches('/').to_string())
+            .collect();
+        self.rebuild(|inner| inner.origins = origins)
+    }
+
+    /// Where DPoP proofs are remembered: this process's memory by default, or a Redis shared by
+    /// a fleet ([`replay::RedisReplay`]).
+    pub fn with_replay_store(self, store: Arc<ReplayStore>) -> Self {
+        self.rebuild(|inner| inner.dpop_replay = store)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.0).unwrap_or_else(|_| panic!("configure a Guard before cloning it"));
+        change(&mut inner);
+        Self(Arc::new(inner))
     }
 
     /// A layer enforcing `policy` on the routes it wraps.
@@ -123,20 +162,34 @@ impl Guard {
     }
 
     /// Runs every check of `policy` against one request.
-    pub async fn check(
-        &self,
-        policy: &Policy,
-        headers: &HeaderMap,
-        query: Option<&str>,
-        cert: &PeerCertificate,
-    ) -> Result<Authenticated, RsError> {
+    pub async fn check(&self, policy: &Policy, request: &Incoming<'_>) -> Result<Authenticated, Refusal> {
+        self.run_checks(policy, request).await.map_err(|error| Refusal {
+            error,
+            scheme: scheme_of(request.headers),
+            accepts: policy.binding,
+        })
+    }
+
+    async fn run_checks(&self, policy: &Policy, request: &Incoming<'_>) -> Result<Authenticated, RsError> {
         let now = crate::now();
-        check_no_token_in_query(query)?;
-        let token = bearer_token(headers)?;
+        check_no_token_in_query(request.query)?;
+        let (scheme, token) = access_token(request.headers)?;
         let verified = self.verified(token, now).await?;
         check_not_expired(&verified, now)?;
         check_not_revoked(&self.0.revocations, &verified)?;
-        let thumbprint = check_sender_binding(policy, &verified, cert)?;
+        check_scheme_fits_token(policy, &verified, scheme)?;
+        let dpop_key = match scheme {
+            Scheme::Dpop => {
+                Some(dpop::check_dpop_proof(&self.0.dpop_replay, &self.0.origins, request, token, now).await?)
+            }
+            Scheme::Bearer => None,
+        };
+        let certificate = request.cert.get().map(|c| *c.thumbprint());
+        let proofs = Proofs {
+            certificate: certificate.as_ref(),
+            dpop_key: dpop_key.as_ref(),
+        };
+        check_sender_binding(&verified, proofs)?;
         check_scopes(policy, &verified)?;
         if policy.api_key {
             let api_keys = self
@@ -144,11 +197,12 @@ impl Guard {
                 .api_keys
                 .as_deref()
                 .ok_or(RsError::Internal("no API key store".into()))?;
-            check_api_key(api_keys, headers, &verified, cert, now).await?;
+            check_api_key(api_keys, request.headers, &verified, request.cert, now).await?;
         }
         Ok(Authenticated {
             token: verified,
-            cert_thumbprint: thumbprint,
+            cert_thumbprint: certificate,
+            dpop_key,
         })
     }
 

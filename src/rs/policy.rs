@@ -1,6 +1,7 @@
 //! What a protected route requires.
 
 use crate::domain::scope::is_scope_token;
+pub use crate::domain::SenderBinding;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -8,7 +9,9 @@ pub struct Policy {
     pub scopes: Vec<String>,
     /// An API key of the token's client in `x-api-key`.
     pub api_key: bool,
-    /// Accept tokens without `cnf` (not sender-constrained). Off by default.
+    /// Which sender constraints are accepted.
+    pub binding: SenderBinding,
+    /// Accept `Bearer` tokens without `cnf` (not sender-constrained). Off by default.
     pub allow_unbound: bool,
 }
 
@@ -22,6 +25,12 @@ impl Policy {
 
     pub fn with_api_key(mut self) -> Self {
         self.api_key = true;
+        self
+    }
+
+    /// Only tokens bound to this binding are admitted.
+    pub fn binding(mut self, binding: SenderBinding) -> Self {
+        self.binding = binding;
         self
     }
 

@@ -24,7 +24,8 @@ use crate::oauth::signing_keys as keys;
 use crate::oauth::{AppState, Endpoints, Lifetimes, Setup, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
-use crate::rs::{ApiKeys, LocalAuthority, Revocations};
+use crate::rs::replay::RedisReplay;
+use crate::rs::{ApiKeys, LocalAuthority, ReplayStore, Revocations};
 use crate::store::Store;
 use crate::tls::client::HttpsClient;
 
@@ -48,6 +49,8 @@ pub enum StartError {
     Trust(#[from] crate::pki::chain::TrustStoreError),
     #[error("client_jwks: {0}")]
     ClientJwks(String),
+    #[error("dpop_replay_redis: {0}")]
+    DpopReplay(#[from] crate::rs::replay::ReplayError),
 }
 
 /// A server that is accepting connections.
@@ -141,6 +144,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         keys: keys.clone(),
         revocations: Arc::new(Revocations::default()),
         api_keys: Arc::new(ApiKeys::new(store.clone())),
+        origins: std::iter::once(&issuer).chain(mtls_base.as_ref()).cloned().collect(),
+        dpop_replay: Arc::new(dpop_replay(settings.dpop_replay_redis.as_deref()).await?),
     };
     local.api_keys.reload().await?;
     let endpoints = Endpoints { issuer, mtls_base };
@@ -217,6 +222,15 @@ fn client_jwks(config: &ClientJwksConfig) -> Result<RemoteJwks, StartError> {
         min_refresh: Duration::from_secs(config.min_refresh_seconds.unwrap_or(60)),
     };
     Ok(RemoteJwks::new(http, policy))
+}
+
+/// Where this process's resource servers remember DPoP proofs: a shared Redis if configured,
+/// else memory.
+async fn dpop_replay(redis_url: Option<&str>) -> Result<ReplayStore, StartError> {
+    match redis_url {
+        Some(url) => Ok(ReplayStore::Redis(RedisReplay::connect(url).await?)),
+        None => Ok(ReplayStore::default()),
+    }
 }
 
 /// The data directory holds the database and key material: owner-only when we create it.

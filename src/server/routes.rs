@@ -50,12 +50,14 @@ fn api(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
                 let policy = Policy {
                     scopes: p.scopes.clone(),
                     api_key: p.api_key,
+                    binding: p.binding,
                     allow_unbound: p.allow_unbound,
                 };
                 (name.clone(), policy)
             })
             .collect();
-        app = app.merge(crate::rs::gateway::router(Guard::local(local, audiences), policies));
+        let guard = Guard::local(local, audiences).with_origins(gateway.origins.clone());
+        app = app.merge(crate::rs::gateway::router(guard, policies));
     }
     app
 }
