@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need and is missing (curl, psql, nginx, Chromium and
-# chromedriver, Redis, Python requests; PostgreSQL itself on a machine that has none), makes sure
-# PostgreSQL answers at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, drops databases left behind by
-# interrupted runs, then runs `cargo test` with any arguments given. Installing needs root (or
-# sudo).
+# chromedriver, Redis, Node with the interop test's openid-client, Python requests; PostgreSQL
+# itself on a machine that has none), makes sure PostgreSQL answers at 127.0.0.1:5432 and Redis at
+# 127.0.0.1:6379, drops databases left behind by interrupted runs, then runs `cargo test` with any
+# arguments given. Installing needs root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +24,9 @@ command -v psql >/dev/null || need_apt+=(postgresql-client)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 # Resource servers of a fleet share DPoP replay state in Redis.
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The interop test's TPP is openid-client on Node.
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 installed_pg=0
 if ! command -v pg_ctlcluster >/dev/null && ! { command -v pg_isready >/dev/null && pg_up; }; then
@@ -35,6 +38,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+# openid-client and undici at the versions package-lock.json pins.
+interop=tests/interop/openid-client
+[ -d "$interop/node_modules/openid-client" ] || npm ci --prefix "$interop" --no-audit --no-fund --silent
 # The README's Python examples use requests.
 python3 -c 'import requests' 2>/dev/null || python3 -m pip install --quiet requests
 

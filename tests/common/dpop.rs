@@ -59,17 +59,7 @@ impl DpopKey {
 
     /// RFC 7638 thumbprint of the public key.
     pub fn jkt(&self) -> String {
-        let jwk = &self.key.public_jwk;
-        let members: Vec<&str> = match jwk["kty"].as_str().unwrap() {
-            "EC" => vec!["crv", "kty", "x", "y"],
-            "RSA" => vec!["e", "kty", "n"],
-            _ => vec!["crv", "kty", "x"],
-        };
-        let body: Vec<String> = members
-            .iter()
-            .map(|m| format!("\"{m}\":\"{}\"", jwk[*m].as_str().unwrap()))
-            .collect();
-        URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{{{}}}", body.join(","))))
+        jkt_of(&self.key.public_jwk)
     }
 
     /// The public JWK as a proof header carries it (without `kid`, `alg`, `use`).
@@ -150,4 +140,18 @@ impl DpopKey {
         let body = serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null);
         (status, body, nonce)
     }
+}
+
+/// RFC 7638 thumbprint of a public JWK, written out here independently of certbound.
+pub fn jkt_of(jwk: &Value) -> String {
+    let members: Vec<&str> = match jwk["kty"].as_str().unwrap() {
+        "EC" => vec!["crv", "kty", "x", "y"],
+        "RSA" => vec!["e", "kty", "n"],
+        _ => vec!["crv", "kty", "x"],
+    };
+    let body: Vec<String> = members
+        .iter()
+        .map(|m| format!("\"{m}\":\"{}\"", jwk[*m].as_str().unwrap()))
+        .collect();
+    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{{{}}}", body.join(","))))
 }
