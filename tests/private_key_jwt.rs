@@ -395,6 +395,16 @@ async fn a_replayed_assertion_is_refused_by_another_process(db: Db) {
     let (status, body) = post_form(&second_http, &url, &form).await;
     assert_invalid_client(status, &body);
     second.shutdown().await;
+    // Recorded ids are forgotten once their JWTs have expired, and not before.
+    let now = certbound::now();
+    assert!(env.store.record_jti("probe", "j1", now + 60).await.unwrap());
+    assert_eq!(
+        env.store.purge_seen_jtis(now).await.unwrap(),
+        0,
+        "nothing has expired yet"
+    );
+    assert!(env.store.purge_seen_jtis(now + 3600).await.unwrap() >= 2);
+    assert!(env.store.record_jti("probe", "j1", now + 60).await.unwrap());
     env.finish().await;
 }
 

@@ -247,6 +247,12 @@ async fn every_request_object_rule_refuses_what_it_must(db: Db) {
             (400, Some("invalid_request_object")),
             "{case}: {body}"
         );
+        if case == "encrypted" {
+            assert_eq!(
+                body["error_description"],
+                "the request object must be signed, not encrypted"
+            );
+        }
     }
     // The request's own parameters are checked as a form's would be.
     let request = sign(&with("redirect_uri", json!("https://attacker.example/cb")));

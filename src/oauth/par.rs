@@ -33,7 +33,7 @@ pub async fn handle(
     let client = client_auth::authenticate(&state, &presented, &outer).await?;
     let proof_key = dpop::first_use(&state, checked_proof).await?;
     check_no_request_uri(&outer)?;
-    let signed = request_object::read(&state, &client, &outer, now).await?;
+    let signed = request_object::read(&state, &client, &outer).await?;
     let form = signed.as_ref().unwrap_or(&outer);
     check_client_may_use_code_flow(&client)?;
     let dpop_jkt = check_dpop_jkt(form, proof_key)?;

@@ -39,6 +39,7 @@ pub(super) async fn keep_in_step(
     let mut tick = tokio::time::interval(settings.reload_interval);
     let started = tokio::time::Instant::now();
     let (mut keys_loaded, mut revocations_loaded, mut flushed, mut purged) = (started, started, started, started);
+    let mut jtis_purged = started;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -107,6 +108,13 @@ pub(super) async fn keep_in_step(
                 tracing::warn!(error = %e, "purging expired code-flow state failed");
             }
             purged = tokio::time::Instant::now();
+        }
+        // Assertion and DPoP jtis live minutes at most; purging often keeps each DELETE small.
+        if jtis_purged.elapsed() > PERIODIC {
+            if let Err(e) = state.store.purge_seen_jtis(crate::now()).await {
+                tracing::warn!(error = %e, "purging expired jtis failed");
+            }
+            jtis_purged = tokio::time::Instant::now();
         }
     }
 }
