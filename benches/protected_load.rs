@@ -37,10 +37,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,8 +77,6 @@ const ACCESS_TOKEN_TTL: u64 = 3600;
 const MAX_REQUESTS_PER_WORKER: u64 = 200_000;
 /// Upper bound on the uncached window, which normally ends when its fresh tokens run out.
 const UNCACHED_MAX_WINDOW: Duration = Duration::from_secs(10);
-/// How long the server may take to report its ports after it is spawned.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The targets (from the issue) the results are held against.
 const TARGET_MIDDLEWARE_MS: f64 = 0.005;
 const TARGET_THROUGHPUT_RATIO: f64 = 0.90;
@@ -341,30 +337,9 @@ async fn issue_api_keys(dir: &Path, clients: &[Arc<BenchClient>]) -> Vec<HeaderV
 
 /// Starts this binary in the server role and reads the two addresses it prints.
 async fn spawn_server(dir: &Path, alg: &str) -> (ServerProcess, SocketAddr, SocketAddr) {
-    let mut process = ServerProcess::spawn(
-        Command::new(std::env::current_exe().expect("this benchmark's executable"))
-            .env(ROLE_VAR, "server")
-            .env(DIR_VAR, dir)
-            .env(ALG_VAR, alg)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped()),
-    );
-    let stdout = process.0.stdout.take().expect("piped stdout");
-    let read = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = match tokio::time::timeout(STARTUP_TIMEOUT, read).await {
-        Ok(Ok(Ok(line))) if !line.is_empty() => line,
-        Ok(_) => panic!("the server exited during start-up: {:?}", process.0.try_wait()),
-        Err(_) => panic!("the server did not start within {STARTUP_TIMEOUT:?}"),
-    };
-    let addrs: Vec<SocketAddr> = line
-        .split_whitespace()
-        .map(|a| a.parse().expect("the server prints socket addresses"))
-        .collect();
+    let (process, addrs) = common::spawn_role(ROLE_VAR, &[(DIR_VAR, dir.as_os_str()), (ALG_VAR, alg.as_ref())]).await;
     let [as_addr, rs_addr] = addrs[..] else {
-        panic!("the server printed {line:?}, not two addresses");
+        panic!("the server printed {addrs:?}, not two addresses");
     };
     (process, as_addr, rs_addr)
 }

@@ -12,7 +12,15 @@
 //!   back to back: what issuing one token costs.
 //! - new-connection ES256: a fresh TCP connection and full TLS handshake (no resumption) for
 //!   every request, certificates rotating: what a client that never reuses connections costs.
+//! - keep-alive ES256 with `private_key_jwt`: the same, each request authenticated by a fresh
+//!   ES256 client assertion (tokens still bound to the connection's certificate).
+//! - keep-alive ES256 with DPoP: certificate authentication, each request with a fresh DPoP proof
+//!   (tokens bound to the proof's key), the server's nonce learned from each response.
+//! - keep-alive ES256 with `private_key_jwt` and DPoP: both.
 //! - keep-alive PS256: as the first, on a server restarted with RSA-PSS signing.
+//!
+//! The first four run side by side on one server, so their ratios hold whatever the machine's
+//! speed that day.
 //!
 //! The load generator runs on the same machine and competes with the server for CPU, so tokens/s
 //! depends on the core count; the server's CPU time per request, read from `/proc`, is the
@@ -28,8 +36,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::jwt::EsKey;
+use common::signed::{register_pk_clients, signed_request, PkClient, Signer};
 use common::{
-    check_token, connect, flag_values, mib, parse, prepare_data_dir, request, request_token, reuse_or_connect, send,
+    check_claims, connect, flag_values, mib, parse, prepare_data_dir, request, request_token, reuse_or_connect, send,
     status_kib, tls_summary, BenchClient, Measurement, Sender, ServerProcess, Window, WorkerStats,
 };
 use http::{Method, StatusCode};
@@ -37,7 +47,16 @@ use rustls::ClientConfig;
 
 /// What runs: each signing algorithm gets a fresh server, which then serves these modes in turn.
 const PLAN: &[(&str, &[Mode])] = &[
-    ("ES256", &[Mode::KeepAlive, Mode::NewConnection]),
+    (
+        "ES256",
+        &[
+            Mode::KeepAlive,
+            Mode::Assertion,
+            Mode::Dpop,
+            Mode::AssertionDpop,
+            Mode::NewConnection,
+        ],
+    ),
     ("PS256", &[Mode::KeepAlive]),
 ];
 /// Upper bound on requests per worker, warm-up included, whatever the duration.
@@ -122,6 +141,11 @@ impl Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     KeepAlive,
+    /// Keep-alive, authenticated by a client assertion.
+    Assertion,
+    /// Keep-alive, with a DPoP proof.
+    Dpop,
+    AssertionDpop,
     NewConnection,
 }
 
@@ -129,8 +153,19 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::KeepAlive => "keep-alive",
+            Mode::Assertion => "keep-alive private_key_jwt",
+            Mode::Dpop => "keep-alive DPoP",
+            Mode::AssertionDpop => "keep-alive private_key_jwt + DPoP",
             Mode::NewConnection => "new connection",
         }
+    }
+
+    fn assertion(self) -> bool {
+        matches!(self, Mode::Assertion | Mode::AssertionDpop)
+    }
+
+    fn dpop(self) -> bool {
+        matches!(self, Mode::Dpop | Mode::AssertionDpop)
     }
 }
 
@@ -163,7 +198,10 @@ struct Server {
     process: ServerProcess,
     _dir: tempfile::TempDir,
     addr: SocketAddr,
+    /// The issuer identifier: the front listener's URL.
+    issuer: String,
     clients: Vec<Arc<BenchClient>>,
+    pk_clients: Vec<Arc<PkClient>>,
     idle_rss_kib: u64,
     /// Protocol, cipher suite and key exchange the handshakes use.
     tls_summary: String,
@@ -173,8 +211,9 @@ impl Server {
     async fn start(alg: &str, options: &Options) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clients = prepare_data_dir(dir.path(), options.clients).await;
-        let addr = free_loopback_port();
-        let mut process = spawn_certbound(dir.path(), addr, alg);
+        let pk_clients = register_pk_clients(dir.path(), options.connections).await;
+        let (front, addr) = (free_loopback_port(), free_loopback_port());
+        let mut process = spawn_certbound(dir.path(), front, addr, alg);
         wait_until_healthy(&mut process, addr, &clients[0].tls).await;
         tokio::time::sleep(SETTLE).await;
         Self {
@@ -183,7 +222,9 @@ impl Server {
             process,
             _dir: dir,
             addr,
+            issuer: format!("https://localhost:{}", front.port()),
             clients,
+            pk_clients,
         }
     }
 }
@@ -196,12 +237,12 @@ fn free_loopback_port() -> SocketAddr {
 
 /// `certbound serve` in `dir`, with its default configuration but for the addresses, the log
 /// level and the signing algorithm. `addr` is the mTLS listener, where tokens are issued.
-fn spawn_certbound(dir: &Path, addr: SocketAddr, alg: &str) -> ServerProcess {
+fn spawn_certbound(dir: &Path, front: SocketAddr, addr: SocketAddr, alg: &str) -> ServerProcess {
     ServerProcess::spawn(
         Command::new(env!("CARGO_BIN_EXE_certbound"))
             .arg("serve")
             .current_dir(dir)
-            .env("CERTBOUND_LISTEN", free_loopback_port().to_string())
+            .env("CERTBOUND_LISTEN", front.to_string())
             .env("CERTBOUND_MTLS_LISTEN", addr.to_string())
             .env("CERTBOUND_LOG", "warn")
             .env("CERTBOUND_SIGNING_ALG", alg)
@@ -239,8 +280,8 @@ async fn wait_until_healthy(process: &mut ServerProcess, addr: SocketAddr, tls: 
 /// Runs one mode against `server`: warm-up, then the measured window.
 async fn measure(server: &Server, alg: &str, mode: Mode, options: &Options) -> Report {
     let concurrency = match mode {
-        Mode::KeepAlive => options.connections,
         Mode::NewConnection => options.workers,
+        _ => options.connections,
     };
     let measured = common::measure(
         server.process.pid(),
@@ -248,10 +289,18 @@ async fn measure(server: &Server, alg: &str, mode: Mode, options: &Options) -> R
         options.duration,
         concurrency,
         |w, window| {
+            let signer = Signer {
+                pk: mode.assertion().then(|| server.pk_clients[w].clone()),
+                dpop: mode.dpop().then(EsKey::generate),
+                issuer: server.issuer.clone(),
+                htu: format!("https://localhost:{}/token", server.addr.port()),
+                nonce: None,
+            };
             worker(
                 server.addr,
                 mode,
                 worker_clients(&server.clients, mode, w, concurrency),
+                signer,
                 window,
             )
         },
@@ -268,8 +317,8 @@ async fn measure(server: &Server, alg: &str, mode: Mode, options: &Options) -> R
 /// workers share out all the clients and cycle through their share.
 fn worker_clients(all: &[Arc<BenchClient>], mode: Mode, w: usize, workers: usize) -> Vec<Arc<BenchClient>> {
     match mode {
-        Mode::KeepAlive => vec![all[w].clone()],
         Mode::NewConnection => all.iter().skip(w).step_by(workers).cloned().collect(),
+        _ => vec![all[w].clone()],
     }
 }
 
@@ -277,7 +326,13 @@ fn worker_clients(all: &[Arc<BenchClient>], mode: Mode, w: usize, workers: usize
 /// mode the connection is reused and reopened only after a failure; otherwise every request
 /// opens its own connection. Every `VERIFY_EVERY`th token must name the client and be bound to
 /// its certificate.
-async fn worker(addr: SocketAddr, mode: Mode, clients: Vec<Arc<BenchClient>>, window: Window) -> WorkerStats {
+async fn worker(
+    addr: SocketAddr,
+    mode: Mode,
+    clients: Vec<Arc<BenchClient>>,
+    mut signer: Signer,
+    window: Window,
+) -> WorkerStats {
     let mut stats = WorkerStats::default();
     let mut open: Option<Sender> = None;
     for n in 0..MAX_REQUESTS_PER_WORKER {
@@ -288,11 +343,17 @@ async fn worker(addr: SocketAddr, mode: Mode, clients: Vec<Arc<BenchClient>>, wi
         let began = Instant::now();
         let outcome = async {
             let mut sender = reuse_or_connect(&mut open, addr, &client.tls).await?;
-            let body = request_token(&mut sender, client, mode == Mode::NewConnection).await?;
+            let body = match mode {
+                Mode::KeepAlive | Mode::NewConnection => {
+                    request_token(&mut sender, client, mode == Mode::NewConnection).await?
+                }
+                _ => signed_request(&mut sender, client, &mut signer).await?,
+            };
             if n % VERIFY_EVERY == 0 {
-                check_token(&body, client)?;
+                let (id, cnf) = signer.expected(client);
+                check_claims(&body, &id, &cnf)?;
             }
-            if mode == Mode::KeepAlive {
+            if mode != Mode::NewConnection {
                 open = Some(sender);
             }
             Ok::<(), String>(())

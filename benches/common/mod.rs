@@ -31,6 +31,9 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+pub mod jwt;
+pub mod signed;
+
 /// How often the server's RSS is sampled during a run.
 const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -192,6 +195,43 @@ impl ServerProcess {
     }
 }
 
+/// How long a server role may take to report its addresses after it is spawned.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts this benchmark's own executable as a server (`role_var=server`, with `envs`) and reads
+/// the socket addresses it prints on its first line. Its standard input stays open: the server
+/// exits when it closes.
+pub async fn spawn_role(
+    role_var: &str,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (ServerProcess, Vec<std::net::SocketAddr>) {
+    let mut command = Command::new(std::env::current_exe().expect("this benchmark's executable"));
+    command
+        .env(role_var, "server")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut process = ServerProcess::spawn(&mut command);
+    let stdout = process.0.stdout.take().expect("piped stdout");
+    let read = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = match tokio::time::timeout(STARTUP_TIMEOUT, read).await {
+        Ok(Ok(Ok(line))) if !line.is_empty() => line,
+        Ok(_) => panic!("the server exited during start-up: {:?}", process.0.try_wait()),
+        Err(_) => panic!("the server did not start within {STARTUP_TIMEOUT:?}"),
+    };
+    let addrs = line
+        .split_whitespace()
+        .map(|a| a.parse().expect("the server prints socket addresses"))
+        .collect();
+    (process, addrs)
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -282,16 +322,7 @@ pub async fn send(sender: &mut Sender, request: Request<Full<Bytes>>) -> Result<
 /// `close`, asks the server to close the connection afterwards, as a one-shot client (curl, a
 /// cron job) does.
 pub async fn request_token(sender: &mut Sender, client: &BenchClient, close: bool) -> Result<Bytes, String> {
-    let mut request = request(Method::POST, "/token", client.form.clone());
-    let headers = request.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        "application/x-www-form-urlencoded".parse().expect("header"),
-    );
-    if close {
-        headers.insert(CONNECTION, "close".parse().expect("header"));
-    }
-    let response = send(sender, request).await?;
+    let response = post_token(sender, client.form.clone(), None, close).await?;
     if response.status() != StatusCode::OK {
         return Err(format!(
             "{}: {}",
@@ -302,10 +333,37 @@ pub async fn request_token(sender: &mut Sender, client: &BenchClient, close: boo
     Ok(response.into_body())
 }
 
+/// `POST /token` with `form`, and a `DPoP` proof if given; the response, whatever its status.
+pub async fn post_token(
+    sender: &mut Sender,
+    form: Bytes,
+    dpop: Option<&str>,
+    close: bool,
+) -> Result<Response<Bytes>, String> {
+    let mut request = request(Method::POST, "/token", form);
+    let headers = request.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        "application/x-www-form-urlencoded".parse().expect("header"),
+    );
+    if let Some(proof) = dpop {
+        headers.insert("dpop", proof.parse().map_err(|_| "proof is not a header value")?);
+    }
+    if close {
+        headers.insert(CONNECTION, "close".parse().expect("header"));
+    }
+    send(sender, request).await
+}
+
 /// The access token of a token response, after checking that its `client_id` and
 /// `cnf.x5t#S256` claims are the client's. The signature is not checked here: the integration
 /// tests do that, and it would load the shared CPU.
 pub fn check_token(body: &[u8], client: &BenchClient) -> Result<String, String> {
+    check_claims(body, &client.id, &serde_json::json!({ "x5t#S256": client.thumbprint }))
+}
+
+/// The access token of a token response, after checking its `client_id` and `cnf`.
+pub fn check_claims(body: &[u8], client_id: &str, cnf: &Value) -> Result<String, String> {
     let response: Value = serde_json::from_slice(body).map_err(|e| format!("response: {e}"))?;
     let token = response["access_token"]
         .as_str()
@@ -316,11 +374,11 @@ pub fn check_token(body: &[u8], client: &BenchClient) -> Result<String, String> 
         .ok()
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or("access token payload is not base64url JSON")?;
-    if claims["client_id"] != client.id.as_str() {
-        return Err(format!("token for {} names {}", client.id, claims["client_id"]));
+    if claims["client_id"] != client_id {
+        return Err(format!("token for {client_id} names {}", claims["client_id"]));
     }
-    if claims["cnf"]["x5t#S256"] != client.thumbprint.as_str() {
-        return Err(format!("token for {} has cnf {}", client.id, claims["cnf"]));
+    if claims["cnf"] != *cnf {
+        return Err(format!("token for {client_id} has cnf {}", claims["cnf"]));
     }
     Ok(token.to_string())
 }
