@@ -398,6 +398,29 @@ async fn a_replayed_assertion_is_refused_by_another_process(db: Db) {
     // Recorded ids are forgotten once their JWTs have expired, and not before.
     let now = certbound::now();
     assert!(env.store.record_jti("probe", "j1", now + 60).await.unwrap());
+    // The batching writer: of many recordings of one id at once, exactly one is first, however
+    // they fall into batches; other ids are unaffected.
+    let recorder = Arc::new(certbound::store::seen_jtis::JtiRecorder::start(env.store.clone()));
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            let recorder = recorder.clone();
+            let jti = if i % 2 == 0 {
+                "same".to_string()
+            } else {
+                format!("other-{i}")
+            };
+            tokio::spawn(async move { (i % 2 == 0, recorder.record("burst", &jti, now + 60).await.unwrap()) })
+        })
+        .collect();
+    let mut firsts_of_same = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            (true, first) => firsts_of_same += usize::from(first),
+            (false, first) => assert!(first, "a distinct id is new"),
+        }
+    }
+    assert_eq!(firsts_of_same, 1);
+    assert!(!env.store.record_jti("burst", "same", now + 60).await.unwrap());
     assert_eq!(
         env.store.purge_seen_jtis(now).await.unwrap(),
         0,

@@ -134,8 +134,8 @@ pub async fn first_use(state: &Shared, proof: Option<CheckedProof>) -> Result<Op
     };
     let scope = format!("dpop:{}", proof.jkt.to_base64url());
     let first = state
-        .store
-        .record_jti(&scope, &proof.claims.jti, proof.remember_until())
+        .jtis
+        .record(&scope, &proof.claims.jti, proof.remember_until())
         .await
         .map_err(OAuthError::internal)?;
     if first {

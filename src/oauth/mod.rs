@@ -38,6 +38,7 @@ pub use form::OAuthForm;
 
 use crate::jose::{KeyRing, LiveKeyRing};
 use crate::pki::TrustStore;
+use crate::store::seen_jtis::JtiRecorder;
 use crate::store::Store;
 
 /// Public URLs of the endpoints. With a separate mTLS listener, `mtls_base` is where clients
@@ -66,6 +67,8 @@ pub struct Shared {
     /// Clients' keys published at a `jwks_uri`.
     pub client_jwks: client_keys::RemoteJwks,
     pub dpop_nonces: dpop::DpopNonces,
+    /// Where assertion and DPoP-proof `jti`s are recorded, in batches.
+    pub jtis: JtiRecorder,
     keys: Arc<LiveKeyRing>,
     pub lifetimes: Lifetimes,
     /// The bank's name on the customer's pages.
@@ -105,6 +108,7 @@ impl Shared {
             refresh_tokens: refresh_tokens::RefreshTokens::new(store.clone()),
             client_jwks,
             dpop_nonces,
+            jtis: JtiRecorder::start(store.clone()),
             endpoints,
             store,
             trust,

@@ -108,8 +108,8 @@ fn check_issued_at(claims: &Claims, now: i64) -> Result<(), AuthFailure> {
 async fn check_not_replayed(state: &Shared, client_id: &str, claims: &Claims) -> Result<(), Refusal> {
     let scope = format!("client-assertion:{client_id}");
     let first = state
-        .store
-        .record_jti(&scope, &claims.jti, claims.exp + LEEWAY as i64)
+        .jtis
+        .record(&scope, &claims.jti, claims.exp + LEEWAY as i64)
         .await
         .map_err(Refusal::Store)?;
     if first {
