@@ -104,17 +104,13 @@ impl JtiRecorder {
 }
 
 /// Takes what has queued up (at most [`MAX_BATCH`]), commits it in one statement, answers each.
-/// An id twice in one batch is new only the first time.
+/// An id twice in one batch is inserted once (`ON CONFLICT DO NOTHING` within the statement too)
+/// and is new only for the first request that named it.
 async fn write(store: Store, mut requests: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut unique: Vec<(String, i64)> = Vec::with_capacity(batch.len());
-        for p in &batch {
-            if !unique.iter().any(|(h, _)| *h == p.hash) {
-                unique.push((p.hash.clone(), p.expires_at));
-            }
-        }
-        match store.insert_jti_hashes(&unique).await {
+        let rows: Vec<(String, i64)> = batch.iter().map(|p| (p.hash.clone(), p.expires_at)).collect();
+        match store.insert_jti_hashes(&rows).await {
             Ok(mut inserted) => {
                 for p in batch.drain(..) {
                     // `remove`: a second request for the same id in this batch is a replay.
@@ -128,5 +124,34 @@ async fn write(store: Store, mut requests: mpsc::Receiver<Pending>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a current-thread runtime the spawned requests all queue before the writer runs, so
+    /// they are one batch: the repeated id must be new for exactly one of them.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_id_repeated_within_one_batch_is_new_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display()))
+            .await
+            .unwrap();
+        let recorder = std::sync::Arc::new(JtiRecorder::start(store.clone()));
+        let tasks: Vec<_> = ["a", "b", "a", "c", "a"]
+            .into_iter()
+            .map(|jti| {
+                let recorder = recorder.clone();
+                tokio::spawn(async move { (jti, recorder.record("s", jti, 100).await.unwrap()) })
+            })
+            .collect();
+        let mut new = Vec::new();
+        for task in tasks {
+            new.push(task.await.unwrap());
+        }
+        assert_eq!(new, [("a", true), ("b", true), ("a", false), ("c", true), ("a", false)]);
+        assert!(!store.record_jti("s", "b", 100).await.unwrap(), "and across batches");
     }
 }
