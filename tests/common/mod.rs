@@ -401,11 +401,17 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// A loopback port free at the time of asking.
+/// A loopback port free at the time of asking, for a process started later (nginx,
+/// chromedriver). Chosen below Linux's ephemeral range (32768 and up), so that no listener bound to
+/// port 0 in the meantime (another test's server) can be handed the same port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let random = certbound::jose::random_id()
+            .bytes()
+            .fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let port = 20_000 + (random % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
