@@ -51,6 +51,8 @@ pub struct FileConfig {
     /// A Redis (`redis://host:port`) in which the resource servers of this process remember DPoP
     /// proofs, shared by every node; without it, each process remembers its own.
     pub dpop_replay_redis: Option<String>,
+    /// RFC 9396 types beyond the built-in ones: type name → JSON Schema file.
+    pub authorization_details_types: Option<BTreeMap<String, PathBuf>>,
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -112,6 +114,7 @@ pub struct Settings {
     pub client_jwks: ClientJwksConfig,
     pub dpop_nonce_required: bool,
     pub dpop_replay_redis: Option<String>,
+    pub authorization_details_types: BTreeMap<String, PathBuf>,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -333,6 +336,7 @@ impl Settings {
             client_jwks,
             dpop_nonce_required,
             dpop_replay_redis,
+            authorization_details_types: file.authorization_details_types.unwrap_or_default(),
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod demo_bank;
 pub mod domain;
 pub mod jose;
 pub mod oauth;
+pub mod openbanking;
 pub mod pki;
 pub mod rs;
 pub mod server;

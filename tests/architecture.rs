@@ -16,7 +16,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("web", &[]),
     ("oauth", &["domain", "jose", "pki", "store", "tls", "web"]),
     ("rs", &["domain", "jose", "pki", "store", "tls"]),
-    ("demo_bank", &["domain", "rs"]),
+    ("openbanking", &["domain", "rs", "store"]),
+    ("demo_bank", &["domain", "openbanking", "rs"]),
     ("config", &["domain", "jose", "pki", "tls"]),
     (
         "server",
@@ -26,6 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "domain",
             "jose",
             "oauth",
+            "openbanking",
             "pki",
             "rs",
             "store",

@@ -1,134 +1,17 @@
 //! The customer's pages in a real headless Chromium, over WebDriver (chromedriver): sign in,
-//! consent, and land on the TPP's redirect URI with `code` and `iss`; deny; a wrong password.
+//! consent, and land on the TPP's redirect URI with `code` and `iss`; deny; a wrong password; an
+//! Open Banking consent authorised for one account.
 //! Screenshots of the pages go to target/screenshots/.
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use axum::routing::get;
-use axum::Router;
 use certbound::domain::{GrantType, SubjectMatcher};
 use certbound::pki::DistinguishedName;
+use common::chromium::{arrived_at, chromium, element, query_param, screenshot, sign_in, text_of, tpp_callback};
 use common::flow::{self, ALICE};
-use common::{Db, KillOnDrop, TestEnv};
-use fantoccini::{Client, ClientBuilder, Locator};
+use common::openbanking::{consent_detail, ObTpp};
+use common::{Db, TestEnv};
 use serde_json::json;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// chromedriver on a free loopback port, and a WebDriver session with headless Chromium in a
-/// fresh profile.
-async fn chromium(profile: &std::path::Path) -> (KillOnDrop, Client) {
-    let port = common::free_port();
-    let driver = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (scripts/test.sh installs chromium-driver)");
-    let driver = KillOnDrop(driver);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "chromedriver did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut capabilities = serde_json::Map::new();
-    // The dev CA is not in Chromium's trust store; the pages' TLS is tested elsewhere.
-    capabilities.insert("acceptInsecureCerts".into(), json!(true));
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=900,1000", format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session");
-    (driver, client)
-}
-
-/// The TPP's redirect endpoint: a page that says the customer is back.
-async fn tpp_callback(env: &TestEnv) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tls = certbound::tls::server_config(&env.pki.server_cert(), &env.pki.server_key(), false).unwrap();
-    let app = Router::new().route("/cb", get(|| async { "Back at the TPP" }));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(certbound::tls::serve(
-        listener,
-        tls,
-        Arc::new(certbound::tls::Forwarding::default()),
-        app,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    (port, stop)
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-async fn screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
-/// The element, once the page that has it has loaded.
-async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-}
-
-async fn text_of(browser: &Client, css: &str) -> String {
-    element(browser, css).await.text().await.unwrap()
-}
-
-/// The URL once the browser has arrived somewhere starting with `prefix`.
-async fn arrived_at(browser: &Client, prefix: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let url = browser.current_url().await.unwrap().to_string();
-        if url.starts_with(prefix) {
-            return url;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "still at {url}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn sign_in(browser: &Client, username: &str, password: &str) {
-    let field = element(browser, "#username").await;
-    field.clear().await.unwrap();
-    field.send_keys(username).await.unwrap();
-    element(browser, "#password").await.send_keys(password).await.unwrap();
-    element(browser, "button[type=submit]").await.click().await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_signs_in_consents_and_denies_in_chromium() {
@@ -238,6 +121,129 @@ async fn a_customer_signs_in_consents_and_denies_in_chromium() {
     browser.goto(&url).await.unwrap();
     assert_eq!(text_of(&browser, "h1").await, "This link cannot be used");
     screenshot(&browser, "error").await;
+
+    browser.close().await.unwrap();
+    let _ = stop_callback.send(());
+    env.finish().await;
+}
+
+/// An Open Banking consent authorised in Chromium: the TPP creates it, the customer reads its
+/// permissions, window and expiry in plain words, chooses one account, and the bank then answers
+/// for that account only, with what the consent allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_authorises_an_open_banking_consent_in_chromium() {
+    let env = TestEnv::start_with(Db::Sqlite, |f| {
+        f.display_name = Some("Demo Bank".into());
+        f.demo_bank = Some(true);
+    })
+    .await;
+    let (callback_port, stop_callback) = tpp_callback(&env).await;
+    let redirect_uri = format!("https://localhost:{callback_port}/cb");
+    let tpp = ObTpp::register_with(&env, "budget-app", |c| {
+        c.name = "Budget Buddy".into();
+        c.redirect_uris = vec![redirect_uri.clone()];
+    })
+    .await;
+    let consent_id = tpp
+        .create_consent(
+            &env,
+            &[
+                "ReadAccountsDetail",
+                "ReadBalances",
+                "ReadTransactionsDetail",
+                "ReadTransactionsDebits",
+            ],
+            json!({
+                "ExpirationDateTime": "2027-03-01T00:00:00+00:00",
+                "TransactionFromDateTime": "2026-01-01T00:00:00+00:00",
+                "TransactionToDateTime": "2026-11-30T23:59:59+00:00",
+            }),
+        )
+        .await;
+    let (verifier, challenge) = flow::pkce();
+    let details = consent_detail(&consent_id);
+    let (status, pushed) = flow::par(
+        &env,
+        &tpp.http,
+        &tpp.id,
+        &challenge,
+        &[("redirect_uri", &redirect_uri), ("authorization_details", &details)],
+    )
+    .await;
+    assert_eq!(status, 201, "{pushed}");
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &tpp.id)
+        .append_pair("request_uri", pushed["request_uri"].as_str().unwrap())
+        .finish();
+
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = chromium(profile.path()).await;
+    browser
+        .goto(&env.front_url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    arrived_at(&browser, &env.front_url("/interaction/")).await;
+    sign_in(&browser, ALICE.0, ALICE.1).await;
+    element(&browser, "button[value=approve]").await;
+    let page = browser.source().await.unwrap();
+    for text in [
+        "Budget Buddy",
+        "See your accounts",
+        "See your balances",
+        "See your transactions",
+        "Money out only",
+        "Transactions from 1 January 2026 to 30 November 2026.",
+        "1 March 2027",
+    ] {
+        assert!(page.contains(text), "consent page lacks {text:?}");
+    }
+    assert!(
+        !page.contains("See your account details"),
+        "the consent replaces the scope's summary"
+    );
+    element(&browser, "input[name=account][value='31820']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    screenshot(&browser, "consent-open-banking").await;
+    element(&browser, "button[value=approve]").await.click().await.unwrap();
+    let landed = arrived_at(&browser, &redirect_uri).await;
+    let code = query_param(&landed, "code").expect("a code");
+    let (status, tokens) = common::post_form(
+        &tpp.http,
+        &env.url("/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &tpp.id),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap();
+    let accounts = tpp.bank(&env, token, "/accounts").await;
+    assert_eq!(
+        accounts.body["Data"]["Account"][0]["AccountId"], "31820",
+        "{accounts:?}"
+    );
+    assert_eq!(accounts.body["Data"]["Account"].as_array().unwrap().len(), 1);
+    assert_eq!(tpp.bank(&env, token, "/accounts/31820/balances").await.status, 200);
+    let transactions = tpp.bank(&env, token, "/accounts/31820/transactions").await;
+    let listed: Vec<(&str, &str)> = transactions.body["Data"]["Transaction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["TransactionId"].as_str().unwrap(),
+                t["TransactionInformation"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, vec![("T1", "Coffee Roasters"), ("T3", "Energy bill")]);
 
     browser.close().await.unwrap();
     let _ = stop_callback.send(());

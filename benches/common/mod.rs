@@ -168,6 +168,7 @@ fn registration(id: &str) -> Client {
         cert_pins: Vec::new(),
         issuer_serial_pins: Vec::new(),
         can_introspect: false,
+        authorization_details_types: Vec::new(),
         created_at: now,
         updated_at: now,
     }

@@ -47,6 +47,7 @@ pub async fn register_pk_clients(dir: &Path, count: usize) -> Vec<Arc<PkClient>>
             cert_pins: Vec::new(),
             issuer_serial_pins: Vec::new(),
             can_introspect: false,
+            authorization_details_types: Vec::new(),
             created_at: now,
             updated_at: now,
         };

@@ -96,6 +96,10 @@ pub(super) struct AddClient {
     /// Let this client introspect tokens of other clients (for resource servers).
     #[arg(long)]
     introspect: bool,
+    /// An RFC 9396 authorization_details type the client may request at PAR, such as
+    /// account_access_consent or payment_initiation (repeatable; default none).
+    #[arg(long = "authorization-details-type")]
+    authorization_details_types: Vec<String>,
     #[arg(long)]
     json: bool,
 }
@@ -241,6 +245,7 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
         cert_pins,
         issuer_serial_pins,
         can_introspect: add.introspect,
+        authorization_details_types: add.authorization_details_types,
         created_at: now,
         updated_at: now,
     };
@@ -265,6 +270,7 @@ fn client_json(c: &Client) -> serde_json::Value {
         "cert_pins": c.cert_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),
         "issuer_serial_pins": c.issuer_serial_pins,
         "can_introspect": c.can_introspect,
+        "authorization_details_types": c.authorization_details_types,
         "created_at": c.created_at,
     });
     if let Some(subject) = &c.subject {

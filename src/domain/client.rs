@@ -168,6 +168,8 @@ pub struct Client {
     pub issuer_serial_pins: Vec<IssuerSerial>,
     /// May introspect tokens issued to other clients (a resource server).
     pub can_introspect: bool,
+    /// RFC 9396 §10 `authorization_details_types`: what the client may request; none by default.
+    pub authorization_details_types: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -204,6 +206,9 @@ impl Client {
         }
         if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
             return Err(format!("invalid scope {bad:?}"));
+        }
+        if let Some(bad) = self.authorization_details_types.iter().find(|t| !is_scope_token(t)) {
+            return Err(format!("invalid authorization_details type {bad:?}"));
         }
         if let Some(bad) = self.redirect_uris.iter().find(|u| !is_redirect_uri(u)) {
             return Err(format!(

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod confirmation;
+pub mod consent;
 pub mod customer;
 pub mod dpop;
 pub mod grant;
@@ -15,6 +16,7 @@ pub mod token;
 
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
 pub use confirmation::{Binding, Confirmation, Jkt, Proofs, SenderBinding};
+pub use consent::{Consent, ConsentStatus, GrantedConsent, Permission};
 pub use customer::{Customer, CustomerStatus, PasswordHash};
 pub use grant::Grant;
 pub use grant_type::GrantType;

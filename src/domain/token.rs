@@ -65,6 +65,10 @@ pub struct Authorization {
     /// The accounts a customer chose; carried as RFC 9396 `authorization_details` of type
     /// [`ACCOUNT_ACCESS`].
     pub accounts: Vec<String>,
+    /// RFC 9396 `authorization_details` granted beyond the accounts (a consent, a payment).
+    pub details: Vec<serde_json::Value>,
+    /// Tokens end by then at the latest: a grant (and the consent behind it) bounds them.
+    pub not_after: Option<i64>,
 }
 
 /// The RFC 9396 `authorization_details` type that lists the accounts a token may reach:

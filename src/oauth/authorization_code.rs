@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::client_auth::VerifiedClient;
 use super::issue::{self, TokenResponse};
 use super::token::TokenRequest;
-use super::{OAuthError, Shared};
+use super::{authorization_details, OAuthError, Shared};
 use crate::domain::{Grant, GrantType, Jkt};
 use crate::store::grants::{CodeRow, Presented};
 use crate::web::cookies::{hash, random_token};
@@ -48,7 +48,8 @@ pub async fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<Toke
     check_pkce(&code, verifier)?;
     check_dpop_key(&grant, request.dpop_key.as_ref())?;
     check_grant_live(&grant, now)?;
-    let authorization = grant.authorization(grant.scopes.clone(), grant.audience.clone());
+    let details = authorization_details::narrowed(&grant.details, form)?;
+    let authorization = grant.authorization(grant.scopes.clone(), grant.audience.clone(), details);
     let mut response = TokenResponse::new(state, client, &authorization, cnf.as_ref())?;
     if grant.scopes.iter().any(|s| s == "openid") {
         response.id_token = Some(issue::id_token(
@@ -57,6 +58,7 @@ pub async fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<Toke
             &grant.customer_id,
             grant.auth_time,
             code.nonce.as_deref(),
+            grant.consent_id(),
             now,
         )?);
     }

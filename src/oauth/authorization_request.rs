@@ -3,6 +3,7 @@
 //! the browser.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The `request_uri` scheme RFC 9126 §2.2 defines.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -22,6 +23,9 @@ pub struct AuthorizationRequest {
     /// RFC 9449 §10: the DPoP key (thumbprint) the code is bound to.
     #[serde(default)]
     pub dpop_jkt: Option<String>,
+    /// RFC 9396, as checked at PAR.
+    #[serde(default)]
+    pub authorization_details: Vec<Value>,
 }
 
 impl AuthorizationRequest {
@@ -55,6 +59,7 @@ mod tests {
             nonce: None,
             code_challenge: "x".into(),
             dpop_jkt: None,
+            authorization_details: vec![],
         }
     }
 

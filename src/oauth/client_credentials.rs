@@ -12,6 +12,8 @@ pub fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<TokenRespo
         scope: params::granted_scope(&request.client.client().scopes, request.form.get("scope"))?,
         audience: params::requested_audience(request.form)?,
         accounts: Vec::new(),
+        details: Vec::new(),
+        not_after: None,
     };
     let cnf = request.confirmation()?;
     TokenResponse::new(state, request.client, &authorization, cnf.as_ref())

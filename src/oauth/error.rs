@@ -40,6 +40,9 @@ pub enum OAuthError {
     InvalidScope(&'static str),
     #[error("invalid_target: {0}")]
     InvalidTarget(&'static str),
+    /// RFC 9396 §5: unknown type, invalid object, or more than was granted.
+    #[error("invalid_authorization_details: {0}")]
+    InvalidAuthorizationDetails(&'static str),
     /// Logged; the caller sees only `server_error`.
     #[error("internal error: {0}")]
     Internal(String),
@@ -84,6 +87,7 @@ impl OAuthError {
             ),
             Self::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", Some(d)),
             Self::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", Some(d)),
+            Self::InvalidAuthorizationDetails(d) => (StatusCode::BAD_REQUEST, "invalid_authorization_details", Some(d)),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
         }
     }

@@ -82,7 +82,7 @@ async fn refresh_token(state: &Shared, client: &VerifiedClient, token: &str) -> 
     if !may_see(client, &grant.client_id) || !grant.is_live(crate::now()) {
         return Ok(None);
     }
-    Ok(Some(json!({
+    let mut body = json!({
         "active": true,
         "client_id": grant.client_id,
         "sub": grant.customer_id,
@@ -91,7 +91,11 @@ async fn refresh_token(state: &Shared, client: &VerifiedClient, token: &str) -> 
         "iat": grant.created_at,
         "exp": grant.expires_at,
         "grant_id": grant.id,
-    })))
+    });
+    if !grant.details.is_empty() {
+        body["authorization_details"] = grant.details.clone().into();
+    }
+    Ok(Some(body))
 }
 
 fn may_see(client: &VerifiedClient, token_client_id: &str) -> bool {

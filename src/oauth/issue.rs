@@ -5,6 +5,7 @@
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::client_auth::VerifiedClient;
 use super::error::no_store;
@@ -29,8 +30,8 @@ struct Claims<'a> {
     cnf: Option<&'a Confirmation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     grant_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorization_details: Option<[AccountAccess<'a>; 1]>,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    authorization_details: &'a [Value],
 }
 
 #[derive(Serialize)]
@@ -40,19 +41,24 @@ enum Audience<'a> {
     Many(&'a [String]),
 }
 
-/// RFC 9396 detail listing the accounts of a customer's grant.
-#[derive(Serialize)]
-struct AccountAccess<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    accounts: &'a [String],
+/// RFC 9396 details a token carries: those granted, and for a grant without a consent the
+/// accounts the customer chose, as an [`ACCOUNT_ACCESS`] detail. Empty (no allocation) for a
+/// client acting for itself.
+pub fn token_details(authorization: &Authorization) -> Vec<Value> {
+    let mut details = authorization.details.clone();
+    if !authorization.accounts.is_empty() {
+        details.push(json!({ "type": ACCOUNT_ACCESS, "accounts": authorization.accounts }));
+    }
+    details
 }
 
-/// Signs an access token for `client` saying what `authorization` allows, bound by `cnf`.
+/// Signs an access token for `client` saying what `authorization` allows with `details`, bound
+/// by `cnf`. It expires after the configured lifetime or with its grant, whichever is first.
 pub fn access_token(
     state: &Shared,
     client: &VerifiedClient,
     authorization: &Authorization,
+    details: &[Value],
     scope: Option<&str>,
     cnf: Option<&Confirmation>,
     now: i64,
@@ -75,19 +81,20 @@ pub fn access_token(
         scope,
         jti: &jti,
         iat: now,
-        exp: now + state.lifetimes.access_token,
+        exp: expiry(now + state.lifetimes.access_token, authorization.not_after),
         cnf,
         grant_id,
-        authorization_details: (!authorization.accounts.is_empty()).then_some([AccountAccess {
-            kind: ACCOUNT_ACCESS,
-            accounts: &authorization.accounts,
-        }]),
+        authorization_details: details,
     };
     state
         .keys()
         .signing_key()
         .sign_access_token(&claims)
         .map_err(OAuthError::internal)
+}
+
+fn expiry(by_lifetime: i64, not_after: Option<i64>) -> i64 {
+    not_after.map_or(by_lifetime, |limit| by_lifetime.min(limit))
 }
 
 /// OpenID Connect Core §2 ID token claims.
@@ -101,16 +108,20 @@ struct IdTokenClaims<'a> {
     auth_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    /// UK Open Banking: the consent the customer authorised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    openbanking_intent_id: Option<&'a str>,
 }
 
 /// An ID token for the customer `sub`, for the client, signed with the same keys as access
-/// tokens (`typ: JWT`).
+/// tokens (`typ: JWT`), naming the consent behind it if there is one.
 pub fn id_token(
     state: &Shared,
     client_id: &str,
     sub: &str,
     auth_time: i64,
     nonce: Option<&str>,
+    consent_id: Option<&str>,
     now: i64,
 ) -> Result<String, OAuthError> {
     let claims = IdTokenClaims {
@@ -121,6 +132,7 @@ pub fn id_token(
         iat: now,
         auth_time,
         nonce,
+        openbanking_intent_id: consent_id,
     };
     state
         .keys()
@@ -141,6 +153,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 9396 §7: what the access token was granted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<Value>,
 }
 
 impl TokenResponse {
@@ -154,7 +169,16 @@ impl TokenResponse {
     ) -> Result<Self, OAuthError> {
         let scope = authorization.scope.join(" ");
         let scope = (!scope.is_empty()).then_some(scope);
-        let access_token = access_token(state, client, authorization, scope.as_deref(), cnf, crate::now())?;
+        let details = token_details(authorization);
+        let access_token = access_token(
+            state,
+            client,
+            authorization,
+            &details,
+            scope.as_deref(),
+            cnf,
+            crate::now(),
+        )?;
         Ok(Self {
             access_token,
             token_type: if cnf.is_some_and(Confirmation::is_dpop) {
@@ -166,6 +190,7 @@ impl TokenResponse {
             scope,
             refresh_token: None,
             id_token: None,
+            authorization_details: details,
         })
     }
 }

@@ -20,7 +20,7 @@ const AUTHENTICATED: [(&str, &str); 5] = [
 ];
 
 /// Renders the metadata document once, at startup; ID tokens are signed with `alg`.
-pub fn render(endpoints: &Endpoints, alg: SigningAlg) -> bytes::Bytes {
+pub fn render(endpoints: &Endpoints, alg: SigningAlg, detail_types: &[&str]) -> bytes::Bytes {
     let issuer = &endpoints.issuer;
     let auth_methods = AuthMethod::ALL.map(AuthMethod::as_str);
     let algs = SigningAlg::ALL.map(SigningAlg::as_str);
@@ -48,6 +48,8 @@ pub fn render(endpoints: &Endpoints, alg: SigningAlg) -> bytes::Bytes {
         "request_parameter_supported": true,
         "request_object_signing_alg_values_supported": algs,
         "request_uri_parameter_supported": false,
+        "authorization_details_types_supported": detail_types,
+        "claims_parameter_supported": true,
     });
     for (name, path) in AUTHENTICATED {
         doc[name] = format!("{issuer}{path}").into();

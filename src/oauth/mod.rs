@@ -4,6 +4,7 @@
 //! [`interaction`]) is where customers sign in and consent.
 
 pub mod authorization_code;
+pub mod authorization_details;
 pub mod authorization_request;
 pub mod authorize;
 pub mod client_auth;
@@ -67,6 +68,8 @@ pub struct Shared {
     /// Clients' keys published at a `jwks_uri`.
     pub client_jwks: client_keys::RemoteJwks,
     pub dpop_nonces: dpop::DpopNonces,
+    /// RFC 9396 types accepted in `authorization_details`.
+    pub detail_types: authorization_details::DetailTypes,
     /// Where assertion and DPoP-proof `jti`s are recorded, in batches.
     pub jtis: JtiRecorder,
     keys: Arc<LiveKeyRing>,
@@ -88,6 +91,7 @@ pub struct Setup {
     pub brand: String,
     pub client_jwks: client_keys::RemoteJwks,
     pub dpop_nonces: dpop::DpopNonces,
+    pub detail_types: authorization_details::DetailTypes,
 }
 
 impl Shared {
@@ -101,13 +105,15 @@ impl Shared {
             brand,
             client_jwks,
             dpop_nonces,
+            detail_types,
         } = setup;
-        let metadata = metadata::render(&endpoints, keys.current().signing_key().alg());
+        let metadata = metadata::render(&endpoints, keys.current().signing_key().alg(), &detail_types.names());
         Self {
             clients: clients::ClientCache::new(store.clone()),
             refresh_tokens: refresh_tokens::RefreshTokens::new(store.clone()),
             client_jwks,
             dpop_nonces,
+            detail_types,
             jtis: JtiRecorder::start(store.clone()),
             endpoints,
             store,

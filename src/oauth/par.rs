@@ -12,7 +12,7 @@ use super::authorization_request::{AuthorizationRequest, REQUEST_URI_PREFIX};
 use super::client_auth::{self, Presented, VerifiedClient};
 use super::dpop::{self, DpopHeader};
 use super::error::no_store;
-use super::{params, request_object, AppState, OAuthError, OAuthForm};
+use super::{authorization_details, params, request_object, AppState, OAuthError, OAuthForm};
 use crate::domain::{GrantType, Jkt};
 use crate::web::cookies::{hash, random_token};
 
@@ -48,6 +48,7 @@ pub async fn handle(
         nonce: check_opaque(form, "nonce")?,
         code_challenge: check_pkce_challenge(form)?,
         dpop_jkt: dpop_jkt.map(|k| k.to_base64url()),
+        authorization_details: authorization_details::requested(&state, &client, form, now).await?,
     };
     let id = random_token();
     let serialized = serde_json::to_string(&request).map_err(OAuthError::internal)?;

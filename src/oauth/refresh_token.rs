@@ -6,7 +6,7 @@ use super::client_auth::VerifiedClient;
 use super::issue::TokenResponse;
 use super::refresh_tokens::RefreshEntry;
 use super::token::TokenRequest;
-use super::{params, OAuthError, OAuthForm, Shared};
+use super::{authorization_details, params, OAuthError, OAuthForm, Shared};
 use crate::domain::{CustomerStatus, Jkt};
 use crate::web::cookies::hash;
 
@@ -27,6 +27,7 @@ pub async fn exchange(state: &Shared, request: &TokenRequest<'_>) -> Result<Toke
     let authorization = grant.authorization(
         params::granted_scope(&grant.scopes, form.get("scope"))?,
         check_resources_within_grant(form, &grant.audience)?,
+        authorization_details::narrowed(&grant.details, form)?,
     );
     let cnf = request.confirmation()?;
     TokenResponse::new(state, client, &authorization, cnf.as_ref())

@@ -18,6 +18,8 @@ use crate::jose::{Expect, TokenError};
 const MAX_LIFETIME: i64 = 3600;
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 const LEEWAY: u64 = 5;
+/// Parameters whose value is JSON: carried inside a request object as the JSON itself.
+const JSON_VALUED: [&str; 2] = ["authorization_details", "claims"];
 
 /// The authorization request a client's `request` carries, verified; or `None` when it sent
 /// none and may do without.
@@ -135,8 +137,10 @@ fn check_no_nested_request(claims: &Value) -> Result<(), OAuthError> {
 }
 
 /// The claims as request parameters: strings as they are, arrays of strings (RFC 8707
-/// `resource`) as repeated parameters. Numbers (`exp`, `nbf`, `iat`) and objects are no
-/// authorization request parameter certbound reads.
+/// `resource`) as repeated parameters, and the JSON-valued parameters (RFC 9396
+/// `authorization_details`, OpenID Connect `claims`) as the JSON text a form would carry. Numbers
+/// (`exp`, `nbf`, `iat`) and other objects are no authorization request parameter certbound
+/// reads.
 fn as_parameters(claims: &Value) -> OAuthForm {
     let Some(map) = claims.as_object() else {
         return OAuthForm::default();
@@ -144,6 +148,7 @@ fn as_parameters(claims: &Value) -> OAuthForm {
     let pairs = map.iter().flat_map(|(name, value)| {
         let values: Vec<String> = match value {
             Value::String(s) => vec![s.clone()],
+            _ if JSON_VALUED.contains(&name.as_str()) => vec![value.to_string()],
             Value::Array(items) => items.iter().filter_map(Value::as_str).map(String::from).collect(),
             _ => vec![],
         };
@@ -161,12 +166,14 @@ mod tests {
     fn claims_become_parameters() {
         let form = as_parameters(&json!({
             "scope": "accounts", "resource": ["https://a.example", "https://b.example"],
-            "exp": 1, "claims": {"x": 1}, "state": ""
+            "exp": 1, "claims": {"x": 1}, "state": "", "authorization_details": [{"type": "t"}], "other": {"y": 2}
         }));
         assert_eq!(form.get("scope"), Some("accounts"));
         assert_eq!(form.all("resource").count(), 2);
         assert_eq!(form.get("exp"), None);
-        assert_eq!(form.get("claims"), None);
+        assert_eq!(form.get("claims"), Some(r#"{"x":1}"#));
+        assert_eq!(form.get("authorization_details"), Some(r#"[{"type":"t"}]"#));
+        assert_eq!(form.get("other"), None);
         assert_eq!(form.get("state"), None);
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{RsError, Verified};
 use crate::domain::token::ACCOUNT_ACCESS;
-use crate::domain::Jkt;
+use crate::domain::{GrantedConsent, Jkt};
 use crate::pki::Thumbprint;
 
 /// Handlers take it as an extractor. Cheap to clone: the token's verified claims are shared with
@@ -61,6 +61,12 @@ impl Authenticated {
     /// RFC 9396 `authorization_details`, when the token carries them.
     pub fn authorization_details(&self) -> Option<&Value> {
         self.token.authorization_details.as_ref()
+    }
+
+    /// The Open Banking consent the customer authorised, when the token carries one that reads
+    /// as such.
+    pub fn consent(&self) -> Option<GrantedConsent> {
+        GrantedConsent::from_details(self.authorization_details())
     }
 
     /// The accounts of a customer's grant (`authorization_details` of type `account_access`).

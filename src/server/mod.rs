@@ -2,7 +2,9 @@
 //! loads keys and trust anchors, serves the AS routes on the listener(s), and keeps caches in
 //! step with the database.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use crate::config::{ClientJwksConfig, Settings};
 use crate::jose::{KeyEncryptionKey, LiveKeyRing};
+use crate::oauth::authorization_details::DetailTypes;
 use crate::oauth::client_keys::{FetchPolicy, RemoteJwks};
 use crate::oauth::dpop::DpopNonces;
 use crate::oauth::signing_keys as keys;
@@ -51,6 +54,8 @@ pub enum StartError {
     ClientJwks(String),
     #[error("dpop_replay_redis: {0}")]
     DpopReplay(#[from] crate::rs::replay::ReplayError),
+    #[error("authorization_details_types: {0}")]
+    DetailTypes(String),
 }
 
 /// A server that is accepting connections.
@@ -162,6 +167,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         brand: settings.display_name.clone(),
         client_jwks: client_jwks(&settings.client_jwks)?,
         dpop_nonces: DpopNonces::new(kek.derive("dpop-nonce"), settings.dpop_nonce_required),
+        detail_types: detail_types(&settings.authorization_details_types)?,
     }));
     sync::load_revocations(&state, &local).await?;
     let (front, mtls) = routes::routers(state.clone(), &local, &settings);
@@ -222,6 +228,19 @@ fn client_jwks(config: &ClientJwksConfig) -> Result<RemoteJwks, StartError> {
         min_refresh: Duration::from_secs(config.min_refresh_seconds.unwrap_or(60)),
     };
     Ok(RemoteJwks::new(http, policy))
+}
+
+/// The RFC 9396 types: the built-in ones and the operator's, each schema read from its file.
+fn detail_types(configured: &BTreeMap<String, PathBuf>) -> Result<DetailTypes, StartError> {
+    let mut schemas = BTreeMap::new();
+    for (name, path) in configured {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StartError::DetailTypes(format!("{name}: {}: {e}", path.display())))?;
+        let schema = serde_json::from_str(&text)
+            .map_err(|e| StartError::DetailTypes(format!("{name}: {}: {e}", path.display())))?;
+        schemas.insert(name.clone(), schema);
+    }
+    DetailTypes::new(&schemas).map_err(StartError::DetailTypes)
 }
 
 /// Where this process's resource servers remember DPoP proofs: a shared Redis if configured,

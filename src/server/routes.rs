@@ -33,6 +33,13 @@ fn api(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
                 .route("/readyz", get(ready))
                 .with_state(state.clone()),
         );
+    let consent_guard = Guard::local(local, vec![issuer.clone()]);
+    let consent_base = state.endpoints.mtls_base.clone().unwrap_or_else(|| issuer.clone());
+    app = app.merge(crate::openbanking::consents::router(
+        state.store.clone(),
+        &consent_base,
+        &consent_guard,
+    ));
     if settings.demo_bank {
         let audiences = vec![issuer.clone(), format!("{issuer}{}", crate::demo_bank::PATH)];
         app = app.merge(crate::demo_bank::router(&Guard::local(local, audiences)));

@@ -9,7 +9,7 @@ use crate::pki::{SpkiPin, Thumbprint};
 const COLUMNS: &str = "client_id, name, status, auth_method, grant_types, scopes, redirect_uris, \
     bound_access_tokens, subject_kind, subject_value, jwks, ca_pins, cert_pins, \
     issuer_serial_pins, can_introspect, created_at, updated_at, jwks_uri, \
-    require_signed_request_object, dpop_bound_access_tokens";
+    require_signed_request_object, dpop_bound_access_tokens, authorization_details_types";
 
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
@@ -22,7 +22,7 @@ impl Store {
         };
         let mut tx = self.pool().begin().await?;
         let sql = format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         );
         let result = sqlx::query(&sql)
             .bind(&c.client_id)
@@ -45,6 +45,7 @@ impl Store {
             .bind(&c.jwks_uri)
             .bind(i64::from(c.require_signed_request_object))
             .bind(i64::from(c.dpop_bound_access_tokens))
+            .bind(json(&c.authorization_details_types))
             .execute(&mut *tx)
             .await;
         match result {
@@ -128,6 +129,10 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
         cert_pins: pins("cert_pins", &text(row, "cert_pins")?, Thumbprint::from_base64url)?,
         issuer_serial_pins: parse_json("issuer_serial_pins", &text(row, "issuer_serial_pins")?)?,
         can_introspect: int(row, "can_introspect")? != 0,
+        authorization_details_types: parse_json(
+            "authorization_details_types",
+            &text(row, "authorization_details_types")?,
+        )?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
     })

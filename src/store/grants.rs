@@ -6,7 +6,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{bump_revision, int, opt_text, text, Store, StoreError};
+use super::{bump_revision, consents, int, interactions, opt_text, text, Store, StoreError};
 use crate::domain::{CustomerStatus, Grant, Jkt};
 
 /// A grant's authorization code (RFC 6749 §4.1.2: bound to the client and the grant, which the
@@ -30,31 +30,46 @@ pub struct Presented {
 }
 
 const GRANT_COLUMNS: &str = "id, customer_id, client_id, scopes, accounts, audience, auth_time, created_at, \
-    expires_at, redeemed_at, revoked_at, dpop_jkt";
+    expires_at, redeemed_at, revoked_at, dpop_jkt, authorization_details";
+
+/// How an approval ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Approval {
+    /// The grant and its code are written (and the consent, if any, authorised).
+    Approved,
+    /// The interaction had already ended: nothing written.
+    AlreadyFinished,
+    /// The consent could no longer be authorised (authorised elsewhere, revoked, expired):
+    /// nothing written.
+    ConsentUnavailable,
+}
 const CODE_COLUMNS: &str = "code_hash, redirect_uri, code_challenge, nonce, code_expires_at, code_presentations";
 
 impl Store {
     /// Completes an interaction with the customer's approval: the grant and its code are written
-    /// together, and only if the interaction was still open (a form posted twice grants once).
+    /// together, and only if the interaction was still open (a form posted twice grants once) and
+    /// the consent it authorises, if any, still awaits authorisation (a consent is authorised
+    /// once).
     pub async fn approve_interaction(
         &self,
         interaction_id: &str,
         now: i64,
         grant: &Grant,
         code: &CodeRow,
-    ) -> Result<bool, StoreError> {
+        consent_id: Option<&str>,
+    ) -> Result<Approval, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query("UPDATE interactions SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
-            .bind(now)
-            .bind(interaction_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
+        if !interactions::complete(&mut tx, interaction_id, now).await? {
+            return Ok(Approval::AlreadyFinished);
+        }
+        if let Some(consent_id) = consent_id {
+            if !consents::authorise(&mut tx, consent_id, grant, now).await? {
+                return Ok(Approval::ConsentUnavailable);
+            }
         }
         let sql = format!(
             "INSERT INTO grants ({GRANT_COLUMNS}, {CODE_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0)"
         );
         sqlx::query(&sql)
             .bind(&grant.id)
@@ -69,6 +84,7 @@ impl Store {
             .bind(grant.redeemed_at)
             .bind(grant.revoked_at)
             .bind(grant.dpop_jkt.map(|k| k.to_base64url()))
+            .bind(serde_json::Value::from(grant.details.clone()).to_string())
             .bind(&code.code_hash)
             .bind(&code.redirect_uri)
             .bind(&code.code_challenge)
@@ -76,6 +92,25 @@ impl Store {
             .bind(code.expires_at)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(Approval::Approved)
+    }
+
+    /// Completes an interaction with the customer's refusal, rejecting the consent it was for,
+    /// if any. False if the interaction had already ended.
+    pub async fn deny_interaction(
+        &self,
+        interaction_id: &str,
+        now: i64,
+        consent: Option<(&str, &str)>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if !interactions::complete(&mut tx, interaction_id, now).await? {
+            return Ok(false);
+        }
+        if let Some((consent_id, client_id)) = consent {
+            consents::reject(&mut tx, consent_id, client_id, now).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -224,6 +259,8 @@ fn grant_from_row(row: &AnyRow) -> Result<Grant, StoreError> {
         expires_at: int(row, "expires_at")?,
         redeemed_at: row.try_get::<Option<i64>, _>("redeemed_at")?,
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?,
+        details: serde_json::from_str(&text(row, "authorization_details")?)
+            .map_err(|e| StoreError::Corrupt(format!("grants.authorization_details: {e}")))?,
         dpop_jkt: opt_text(row, "dpop_jkt")?
             .map(|k| Jkt::from_base64url(&k).ok_or_else(|| StoreError::Corrupt(format!("grants.dpop_jkt: {k:?}"))))
             .transpose()?,

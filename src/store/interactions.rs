@@ -70,16 +70,21 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
 
-    /// Ends an interaction without a grant (the customer denied); false if it had already ended.
-    pub async fn complete_interaction(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE interactions SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
+/// Ends an open interaction inside the caller's transaction; false if it had already ended, so of
+/// two posts of one form only one goes on.
+pub(super) async fn complete(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE interactions SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 fn interaction_from_row(row: &AnyRow) -> Result<InteractionRow, StoreError> {

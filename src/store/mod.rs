@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod clients;
+pub mod consents;
 pub mod customers;
 pub mod grants;
 pub mod interactions;

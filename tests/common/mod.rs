@@ -2,9 +2,11 @@
 //! SQLite or on a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod dpop;
 pub mod flow;
 pub mod keys;
+pub mod openbanking;
 pub mod tpp;
 
 use std::net::SocketAddr;
@@ -280,6 +282,7 @@ pub fn pki_client(id: &str, subject: SubjectMatcher, scopes: &str) -> Client {
         cert_pins: vec![],
         issuer_serial_pins: vec![],
         can_introspect: false,
+        authorization_details_types: Vec::new(),
         created_at: certbound::now(),
         updated_at: certbound::now(),
     }

@@ -1,19 +1,22 @@
-//! The consent page: the client by name, what it may do in plain words, the customer's accounts
-//! to choose from, and Approve or Deny. Approval writes the grant and its code in one
-//! transaction and sends the browser back with `code`, `state` and `iss`; denial with
-//! `error=access_denied`.
+//! The consent page: the client by name, what it may do in plain words (scopes, an Open Banking
+//! consent's permissions and transaction window, other RFC 9396 details), the customer's accounts
+//! to choose from, and Approve or Deny. Approval writes the grant and its code, and authorises the
+//! consent, in one transaction and sends the browser back with `code`, `state` and `iss`; denial
+//! rejects the consent and answers `error=access_denied`.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::permissions::{self, Permission};
+use super::asked::{human_date, Asked};
+use super::permissions::Permission;
 use super::{check_csrf, load, Interaction};
+use crate::domain::consent::ACCOUNT_ACCESS_CONSENT;
 use crate::domain::{Customer, Grant, Jkt};
 use crate::oauth::form::{OAuthForm, PageForm};
 use crate::oauth::{AppState, Shared};
-use crate::store::grants::CodeRow;
+use crate::store::grants::{Approval, CodeRow};
 use crate::web::{cookies, origin, render, see_other, PageError};
 
 /// Seconds an authorization code lives (FAPI 2.0 SP §5.3.2.1: at most 60).
@@ -29,20 +32,41 @@ struct ConsentPage<'a> {
     csrf: &'a str,
     permissions: Vec<Permission>,
     accounts: &'a [String],
+    window: Option<String>,
     expires: String,
     error: Option<&'a str>,
 }
 
-pub(super) fn page(state: &Shared, interaction: &Interaction, customer: &Customer, error: Option<&str>) -> Response {
+/// The page for what is asked; a consent that can no longer be authorised is an error page.
+pub(super) async fn page(
+    state: &Shared,
+    interaction: &Interaction,
+    customer: &Customer,
+    error: Option<&str>,
+) -> Response {
+    match Asked::load(state, interaction, crate::now()).await {
+        Ok(asked) => render_page(state, interaction, customer, asked, error),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn render_page(
+    state: &Shared,
+    interaction: &Interaction,
+    customer: &Customer,
+    asked: Asked,
+    error: Option<&str>,
+) -> Response {
     let page = ConsentPage {
         brand: &state.brand,
         client_name: interaction.client_name(),
         username: &customer.username,
         interaction_id: &interaction.row.id,
         csrf: &interaction.row.csrf_token,
-        permissions: permissions::describe(&interaction.request.scope),
+        permissions: asked.permissions,
         accounts: &customer.accounts,
-        expires: human_date(crate::now() + state.lifetimes.grant),
+        window: asked.window,
+        expires: human_date(asked.until).unwrap_or_else(|| "a date too far to show".into()),
         error,
     };
     let status = if error.is_some() {
@@ -85,9 +109,19 @@ pub async fn submit(
 }
 
 async fn deny(state: &Shared, interaction: &Interaction) -> Result<Response, PageError> {
+    let request = &interaction.request;
+    let consent = request
+        .authorization_details
+        .iter()
+        .find_map(|d| {
+            (d["type"] == ACCOUNT_ACCESS_CONSENT)
+                .then(|| d["consent_id"].as_str())
+                .flatten()
+        })
+        .map(|id| (id, request.client_id.as_str()));
     let ended = state
         .store
-        .complete_interaction(&interaction.row.id, crate::now())
+        .deny_interaction(&interaction.row.id, crate::now(), consent)
         .await
         .map_err(PageError::internal)?;
     if !ended {
@@ -107,27 +141,30 @@ async fn approve(
     customer: &Customer,
     form: &OAuthForm,
 ) -> Result<Response, PageError> {
+    let now = crate::now();
+    let asked = Asked::load(state, interaction, now).await?;
     let accounts = check_accounts_are_the_customers(customer, form)?;
-    if permissions::need_accounts(&interaction.request.scope) && accounts.is_empty() {
-        return Ok(page(
+    let request = &interaction.request;
+    if asked.needs_accounts(&request.scope) && accounts.is_empty() {
+        return Ok(render_page(
             state,
             interaction,
             customer,
+            asked,
             Some("Choose at least one account to share."),
         ));
     }
-    let now = crate::now();
-    let request = &interaction.request;
     let grant = Grant {
         id: format!("grt_{}", crate::jose::random_id()),
         customer_id: customer.id.clone(),
         client_id: request.client_id.clone(),
         scopes: request.scope.clone(),
+        details: asked.granted(&request.authorization_details, &accounts),
         accounts,
         audience: request.audience.clone(),
         auth_time: interaction.row.auth_time.unwrap_or(now),
         created_at: now,
-        expires_at: now + state.lifetimes.grant,
+        expires_at: asked.until,
         redeemed_at: None,
         revoked_at: None,
         dpop_jkt: request.dpop_jkt.as_deref().and_then(Jkt::from_base64url),
@@ -140,13 +177,20 @@ async fn approve(
         nonce: request.nonce.clone(),
         expires_at: now + CODE_TTL,
     };
-    let approved = state
+    let consent_id = asked.consent.as_ref().map(|c| c.id.as_str());
+    let approval = state
         .store
-        .approve_interaction(&interaction.row.id, now, &grant, &row)
+        .approve_interaction(&interaction.row.id, now, &grant, &row, consent_id)
         .await
         .map_err(PageError::internal)?;
-    if !approved {
-        return Err(PageError::InvalidLink("interaction already finished"));
+    match approval {
+        Approval::Approved => {}
+        Approval::AlreadyFinished => return Err(PageError::InvalidLink("interaction already finished")),
+        Approval::ConsentUnavailable => {
+            return Err(PageError::InvalidLink(
+                "the consent was already authorised, withdrawn, or has expired",
+            ))
+        }
     }
     tracing::info!(grant_id = %grant.id, client_id = %grant.client_id, customer = %customer.id, "customer approved a grant");
     Ok(see_other(&request.redirect(state.issuer(), &[("code", &code)])))
@@ -164,12 +208,4 @@ fn check_accounts_are_the_customers(customer: &Customer, form: &OAuthForm) -> Re
         }
     }
     Ok(chosen)
-}
-
-/// `1 March 2027`, in UTC.
-fn human_date(timestamp: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(timestamp) {
-        Ok(t) => format!("{} {} {}", t.day(), t.month(), t.year()),
-        Err(_) => "a date too far to show".into(),
-    }
 }

@@ -3,6 +3,7 @@
 //! started it at `/authorize` and every form carries its CSRF token; both are checked before
 //! anything else.
 
+mod asked;
 pub mod consent;
 pub mod login;
 pub mod permissions;
@@ -52,7 +53,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>, headers
     match &interaction.row.customer_id {
         None => login::page(&state, &interaction, "", None),
         Some(customer_id) => match state.store.customer(customer_id).await {
-            Ok(Some(customer)) if customer.is_active() => consent::page(&state, &interaction, &customer, None),
+            Ok(Some(customer)) if customer.is_active() => consent::page(&state, &interaction, &customer, None).await,
             Ok(_) => PageError::InvalidLink("the customer is unknown or disabled").into_response(),
             Err(e) => PageError::internal(e).into_response(),
         },
