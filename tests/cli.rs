@@ -279,6 +279,10 @@ fn bad_registrations_are_refused_without_a_partial_write() {
             "--jwks",
             "jwks.json",
             "--require-signed-request-object",
+            "--authorization-details-type",
+            "account_access_consent",
+            "--authorization-details-type",
+            "payment_initiation",
             "--json",
         ],
     );
@@ -287,6 +291,12 @@ fn bad_registrations_are_refused_without_a_partial_write() {
     assert_eq!(added["token_endpoint_auth_method"], "tls_client_auth");
     assert_eq!(added["jwks"]["keys"][0]["kid"], key.kid());
     assert_eq!(added["require_signed_request_object"], true);
+    assert_eq!(
+        added["authorization_details_types"],
+        serde_json::json!(["account_access_consent", "payment_initiation"])
+    );
+    let (ok, text) = pk(&["--jwks", "jwks.json", "--authorization-details-type", "bad type"]);
+    assert!(!ok && text.contains("invalid authorization_details type"), "{text}");
     for (extra, message) in [
         (&[][..], "needs a JWKS with at least one signing key"),
         (&["--jwks", "private.json"][..], "private key material"),

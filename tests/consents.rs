@@ -205,6 +205,9 @@ async fn a_consent_is_authorised_once_and_expires(db: Db) {
     let consent_id = tpp
         .create_consent(&env, &["ReadAccountsBasic"], json!({ "ExpirationDateTime": expiry }))
         .await;
+    let never_used = tpp
+        .create_consent(&env, &["ReadBalances"], json!({ "ExpirationDateTime": expiry }))
+        .await;
     let details = consent_detail(&consent_id);
 
     // Two pushed requests for the same consent; the first approval authorises it, the second
@@ -255,6 +258,25 @@ async fn a_consent_is_authorised_once_and_expires(db: Db) {
     );
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
     assert_eq!(flow::refresh(&env, &tpp.http, &tpp.id, refresh_token, &[]).await.0, 400);
+    // An expired consent that was never authorised cannot be any more.
+    assert_eq!(
+        tpp.get_consent(&env, &token, &never_used).await.body["Data"]["Status"],
+        "Expired"
+    );
+    let (_, challenge) = flow::pkce();
+    let (status, body) = flow::par(
+        &env,
+        &tpp.http,
+        &tpp.id,
+        &challenge,
+        &[("authorization_details", &consent_detail(&never_used))],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_authorization_details")),
+        "{body}"
+    );
     env.finish().await;
 }
 
@@ -629,4 +651,84 @@ async fn malformed_consent_bodies_get_errors_never_500() {
     }
     assert!(statuses.get(&400).copied().unwrap_or(0) > 100, "{statuses:?}");
     env.finish().await;
+}
+
+/// An operator's own type, described by a JSON Schema file: advertised in metadata, accepted when
+/// an object matches, refused when it does not; a schema that is not one stops the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_type_from_a_schema_file() {
+    let schemas = tempfile::tempdir().unwrap();
+    let schema = schemas.path().join("tax_filing.json");
+    std::fs::write(
+        &schema,
+        json!({
+            "type": "object", "required": ["type", "year"], "additionalProperties": false,
+            "properties": {"type": {"const": "tax_filing"}, "year": {"type": "integer", "minimum": 2000, "maximum": 2100}},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let configured = std::collections::BTreeMap::from([("tax_filing".to_string(), schema.clone())]);
+    let env = TestEnv::start_with(Db::Sqlite, |f| f.authorization_details_types = Some(configured.clone())).await;
+    let metadata: Value = env
+        .http(None)
+        .get(env.front_url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["authorization_details_types_supported"],
+        json!(["account_access_consent", "payment_initiation", "tax_filing"])
+    );
+    let tpp = ObTpp::register_with(&env, "tpp1", |c| {
+        c.authorization_details_types = vec!["tax_filing".into()]
+    })
+    .await;
+    let (_, challenge) = flow::pkce();
+    let par = |details: Value| {
+        let (env, tpp, challenge) = (&env, &tpp, challenge.clone());
+        async move {
+            let details = details.to_string();
+            flow::par(
+                env,
+                &tpp.http,
+                &tpp.id,
+                &challenge,
+                &[("authorization_details", &details)],
+            )
+            .await
+        }
+    };
+    assert_eq!(par(json!([{"type": "tax_filing", "year": 2026}])).await.0, 201);
+    let (status, body) = par(json!([{"type": "tax_filing", "year": 1066}])).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_authorization_details"))
+    );
+    // Registered on the server but not for this client.
+    let (status, body) = par(json!([{"type": "payment_initiation"}])).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_authorization_details"))
+    );
+    env.finish().await;
+
+    std::fs::write(&schema, r#"{"type": "no-such-type"}"#).unwrap();
+    let mut file = certbound::config::FileConfig {
+        data_dir: Some(schemas.path().join("data")),
+        listen: Some("127.0.0.1:0".into()),
+        mtls_listen: Some("none".into()),
+        database_url: Some(format!("sqlite://{}/t.db?mode=rwc", schemas.path().display())),
+        ..Default::default()
+    };
+    file.authorization_details_types = Some(configured);
+    let settings = certbound::config::Settings::resolve(file, |_| None).unwrap();
+    let error = certbound::server::start(settings)
+        .await
+        .err()
+        .expect("an invalid schema stops the server");
+    assert!(error.to_string().contains("tax_filing"), "{error}");
 }
