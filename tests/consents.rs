@@ -244,7 +244,9 @@ async fn a_consent_is_authorised_once_and_expires(db: Db) {
     let (status, tokens) = flow::redeem(&env, &tpp.http, &tpp.id, &code, &v1).await;
     assert_eq!(status, 200, "{tokens}");
     let access_token = tokens["access_token"].as_str().unwrap();
-    assert!(jwt_payload(access_token)["exp"].as_i64().unwrap() <= expires);
+    let exp = jwt_payload(access_token)["exp"].as_i64().unwrap();
+    assert!(exp <= expires);
+    assert!(tokens["expires_in"].as_i64().unwrap() <= expires - jwt_payload(access_token)["iat"].as_i64().unwrap());
     assert_eq!(tpp.bank(&env, access_token, "/accounts").await.status, 200);
     let wait = (expires - certbound::now() + 6).max(0) as u64;
     tokio::time::sleep(Duration::from_secs(wait)).await;

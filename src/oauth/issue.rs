@@ -44,7 +44,7 @@ enum Audience<'a> {
 /// RFC 9396 details a token carries: those granted, and for a grant without a consent the
 /// accounts the customer chose, as an [`ACCOUNT_ACCESS`] detail. Empty (no allocation) for a
 /// client acting for itself.
-pub fn token_details(authorization: &Authorization) -> Vec<Value> {
+fn token_details(authorization: &Authorization) -> Vec<Value> {
     let mut details = authorization.details.clone();
     if !authorization.accounts.is_empty() {
         details.push(json!({ "type": ACCOUNT_ACCESS, "accounts": authorization.accounts }));
@@ -54,7 +54,7 @@ pub fn token_details(authorization: &Authorization) -> Vec<Value> {
 
 /// Signs an access token for `client` saying what `authorization` allows with `details`, bound
 /// by `cnf`. It expires after the configured lifetime or with its grant, whichever is first.
-pub fn access_token(
+fn access_token(
     state: &Shared,
     client: &VerifiedClient,
     authorization: &Authorization,
@@ -81,7 +81,7 @@ pub fn access_token(
         scope,
         jti: &jti,
         iat: now,
-        exp: expiry(now + state.lifetimes.access_token, authorization.not_after),
+        exp: expires_at(state, authorization, now),
         cnf,
         grant_id,
         authorization_details: details,
@@ -93,8 +93,12 @@ pub fn access_token(
         .map_err(OAuthError::internal)
 }
 
-fn expiry(by_lifetime: i64, not_after: Option<i64>) -> i64 {
-    not_after.map_or(by_lifetime, |limit| by_lifetime.min(limit))
+/// The configured lifetime from `now`, cut short by the grant's end.
+fn expires_at(state: &Shared, authorization: &Authorization, now: i64) -> i64 {
+    let by_lifetime = now + state.lifetimes.access_token;
+    authorization
+        .not_after
+        .map_or(by_lifetime, |limit| by_lifetime.min(limit))
 }
 
 /// OpenID Connect Core §2 ID token claims.
@@ -170,15 +174,8 @@ impl TokenResponse {
         let scope = authorization.scope.join(" ");
         let scope = (!scope.is_empty()).then_some(scope);
         let details = token_details(authorization);
-        let access_token = access_token(
-            state,
-            client,
-            authorization,
-            &details,
-            scope.as_deref(),
-            cnf,
-            crate::now(),
-        )?;
+        let now = crate::now();
+        let access_token = access_token(state, client, authorization, &details, scope.as_deref(), cnf, now)?;
         Ok(Self {
             access_token,
             token_type: if cnf.is_some_and(Confirmation::is_dpop) {
@@ -186,7 +183,7 @@ impl TokenResponse {
             } else {
                 "Bearer"
             },
-            expires_in: state.lifetimes.access_token,
+            expires_in: expires_at(state, authorization, now) - now,
             scope,
             refresh_token: None,
             id_token: None,
