@@ -143,7 +143,7 @@ impl Reach {
         if self.allows_any(permissions) {
             Ok(())
         } else {
-            Err(Refused::Permission(ObError::PermissionMissing(missing)))
+            Err(Refused::Permission(ObError::ConsentMismatch(missing)))
         }
     }
 }

@@ -416,16 +416,22 @@ async fn bad_consents_and_details_are_refused() {
         "creditorName": "Merchant A", "creditorAccount": {"iban": "DE02100100109307118603"}}]);
     let mut bad_amount = payment.clone();
     bad_amount[0]["instructedAmount"]["amount"] = json!("-1");
-    let refused = [
-        foreign_details.clone(),
-        json!([{"type": "crypto_custody", "wallet": "x"}]).to_string(),
-        json!([{"type": "account_access_consent", "consent_id": mine, "accounts": ["22289"]}]).to_string(),
-        bad_amount.to_string(),
-        "[]".into(),
-        "{\"type\":\"payment_initiation\"}".into(),
-        "not json".into(),
+    let refused: [(String, &str); 7] = [
+        (foreign_details.clone(), "not awaiting authorisation"),
+        (
+            json!([{"type": "crypto_custody", "wallet": "x"}]).to_string(),
+            "unknown authorization_details type",
+        ),
+        (
+            json!([{"type": "account_access_consent", "consent_id": mine, "accounts": ["22289"]}]).to_string(),
+            "does not match its type",
+        ),
+        (bad_amount.to_string(), "does not match its type"),
+        ("[]".into(), "between 1 and 16"),
+        ("{\"type\":\"payment_initiation\"}".into(), "must be a JSON array"),
+        ("not json".into(), "must be a JSON array"),
     ];
-    for details in &refused {
+    for (details, why) in &refused {
         let (status, body) = flow::par(
             &env,
             &other.http,
@@ -437,6 +443,10 @@ async fn bad_consents_and_details_are_refused() {
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_authorization_details")),
+            "{details}: {body}"
+        );
+        assert!(
+            body["error_description"].as_str().unwrap().contains(why),
             "{details}: {body}"
         );
     }
@@ -454,6 +464,10 @@ async fn bad_consents_and_details_are_refused() {
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_authorization_details")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"].as_str().unwrap().contains("not registered"),
         "{body}"
     );
     // The payment example is accepted, and shown to the customer.

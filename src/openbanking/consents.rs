@@ -107,7 +107,7 @@ async fn revoke(State(api): State<Api>, who: Authenticated, Path(id): Path<Strin
 fn check_client_credentials_token(who: &Authenticated) -> Result<(), ObError> {
     match who.grant_id() {
         None => Ok(()),
-        Some(_) => Err(ObError::Forbidden("a client credentials token is required")),
+        Some(_) => Err(ObError::ConsentMismatch("a client credentials token is required")),
     }
 }
 
@@ -215,7 +215,7 @@ async fn check_consent_of(api: &Api, who: &Authenticated, id: &str) -> Result<Co
 }
 
 fn not_yours() -> ObError {
-    ObError::Forbidden("no consent of this client has that ConsentId")
+    ObError::ConsentMismatch("no consent of this client has that ConsentId")
 }
 
 /// OBReadConsentResponse1.

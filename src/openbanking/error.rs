@@ -26,13 +26,11 @@ pub enum ObError {
     /// `UK.OBIE.Header.Invalid`.
     #[error("header {0} is invalid")]
     HeaderInvalid(&'static str),
-    /// 403: the token may not do this (a customer's token at a client-credentials resource),
-    /// or the resource is not this client's; unknown ids answer the same.
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-    /// 403 `UK.OBIE.Resource.ConsentMismatch`-free: the consent does not cover this data.
-    #[error("permission missing: {0}")]
-    PermissionMissing(&'static str),
+    /// 403 `UK.OBIE.Resource.ConsentMismatch`: the request does not match a consent of this
+    /// client: not its consent (unknown ids answer the same), a customer's token where the TPP's
+    /// own is needed, or data the consent's permissions do not cover.
+    #[error("consent mismatch: {0}")]
+    ConsentMismatch(&'static str),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -62,13 +60,7 @@ impl ObError {
                 "the body must be a JSON object in the OBReadConsent1 shape".into(),
             ),
             Self::HeaderInvalid(name) => (bad, "UK.OBIE.Header.Invalid", Some(name.to_string()), self.to_string()),
-            Self::Forbidden(why) => (
-                StatusCode::FORBIDDEN,
-                "UK.OBIE.Resource.ConsentMismatch",
-                None,
-                why.to_string(),
-            ),
-            Self::PermissionMissing(why) => (
+            Self::ConsentMismatch(why) => (
                 StatusCode::FORBIDDEN,
                 "UK.OBIE.Resource.ConsentMismatch",
                 None,
