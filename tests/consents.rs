@@ -240,6 +240,46 @@ async fn a_consent_is_authorised_once_and_expires(db: Db) {
         (400, Some("invalid_authorization_details"))
     );
 
+    // A consent needs an account even when the scope alone would not; denying rejects it, and a
+    // rejected consent cannot be named again.
+    let denied = tpp.create_consent(&env, &["ReadBalances"], json!({})).await;
+    let (_, c3) = flow::pkce();
+    let scope_openid = [
+        ("authorization_details", consent_detail(&denied)),
+        ("scope", "openid".into()),
+    ];
+    let form: Vec<(&str, &str)> = scope_openid.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, pushed) = flow::par(&env, &tpp.http, &tpp.id, &c3, &form).await;
+    assert_eq!(status, 201, "{pushed}");
+    let mut browser = Browser::new(&env);
+    let login = browser
+        .authorize(&tpp.id, pushed["request_uri"].as_str().unwrap())
+        .await;
+    let signed_in = browser.sign_in(&login, ALICE.0, ALICE.1).await;
+    let page = browser.get(signed_in.location.as_deref().unwrap()).await;
+    let none_chosen = browser.decide(&page, "approve", &[]).await;
+    assert_eq!(none_chosen.status, 400, "{none_chosen:?}");
+    assert!(
+        none_chosen.body.contains("Choose at least one account"),
+        "{}",
+        none_chosen.body
+    );
+    let back = browser.decide(&none_chosen, "deny", &[]).await;
+    assert_eq!(
+        back.redirect_param("error").as_deref(),
+        Some("access_denied"),
+        "{back:?}"
+    );
+    assert_eq!(
+        tpp.get_consent(&env, &token, &denied).await.body["Data"]["Status"],
+        "Rejected"
+    );
+    let (status, body) = flow::par(&env, &tpp.http, &tpp.id, &c3, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_authorization_details"))
+    );
+
     // The token ends with the consent.
     let (status, tokens) = flow::redeem(&env, &tpp.http, &tpp.id, &code, &v1).await;
     assert_eq!(status, 200, "{tokens}");
