@@ -14,6 +14,7 @@ use crate::domain::scope::is_scope_token;
 use crate::domain::SenderBinding;
 use crate::jose::{KekSource, SigningAlg};
 use crate::tls::forwarded::{Forwarding, ForwardingConfig};
+use crate::tls::TlsProfile;
 
 /// The file form: every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -53,6 +54,8 @@ pub struct FileConfig {
     pub dpop_replay_redis: Option<String>,
     /// RFC 9396 types beyond the built-in ones: type name → JSON Schema file.
     pub authorization_details_types: Option<BTreeMap<String, PathBuf>>,
+    /// `fapi2` (default: TLS 1.3, and TLS 1.2 with FAPI 2.0's four suites) or `modern` (TLS 1.3).
+    pub tls_profile: Option<String>,
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -115,6 +118,7 @@ pub struct Settings {
     pub dpop_nonce_required: bool,
     pub dpop_replay_redis: Option<String>,
     pub authorization_details_types: BTreeMap<String, PathBuf>,
+    pub tls_profile: TlsProfile,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -257,6 +261,10 @@ impl Settings {
         }
         let alg = pick("CERTBOUND_SIGNING_ALG", file.signing_alg).unwrap_or_else(|| "ES256".into());
         let signing_alg = alg.parse().map_err(|_| ConfigError::Invalid("signing_alg", alg))?;
+        let tls_profile = match pick("CERTBOUND_TLS_PROFILE", file.tls_profile) {
+            Some(p) => p.parse().map_err(|e| ConfigError::Invalid("tls_profile", e))?,
+            None => TlsProfile::default(),
+        };
         let kek = match pick("CERTBOUND_KEK", file.key_encryption_key) {
             Some(k) => KekSource::Inline(k),
             None => KekSource::File(data_dir.join("kek")),
@@ -337,6 +345,7 @@ impl Settings {
             dpop_nonce_required,
             dpop_replay_redis,
             authorization_details_types: file.authorization_details_types.unwrap_or_default(),
+            tls_profile,
         })
     }
 }

@@ -176,7 +176,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     let mut tasks = JoinSet::new();
     // With a dedicated mTLS listener the public one does not ask for certificates, so browsers
     // reading discovery are never prompted (RFC 8705 §5).
-    let main_tls = crate::tls::server_config(&settings.server_cert, &settings.server_key, mtls_listener.is_none())?;
+    let main_tls = crate::tls::server_config_with(
+        settings.tls_profile,
+        &settings.server_cert,
+        &settings.server_key,
+        mtls_listener.is_none(),
+    )?;
     tasks.spawn(crate::tls::serve(
         listener,
         main_tls,
@@ -185,7 +190,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         signalled(shutdown_rx.clone()),
     ));
     if let Some(l) = mtls_listener {
-        let tls = crate::tls::server_config(&settings.server_cert, &settings.server_key, true)?;
+        let tls =
+            crate::tls::server_config_with(settings.tls_profile, &settings.server_cert, &settings.server_key, true)?;
         tasks.spawn(crate::tls::serve(
             l,
             tls,

@@ -80,9 +80,11 @@ impl HttpsClient {
     }
 
     fn with_roots(roots: rustls::RootCertStore, identity: Option<&(Vec<u8>, Vec<u8>)>) -> Result<Self, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+        // The FAPI 2.0 profile as a client too: a server that offers only other suites is not
+        // talked to.
+        let profile = super::TlsProfile::Fapi2;
+        let builder = rustls::ClientConfig::builder_with_provider(profile.provider())
+            .with_protocol_versions(profile.versions())
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots);
         let config = match identity {

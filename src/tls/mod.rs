@@ -8,7 +8,10 @@
 
 pub mod client;
 pub mod forwarded;
+pub mod profile;
 mod verifier;
+
+pub use profile::TlsProfile;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -93,9 +96,20 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-/// A rustls server configuration for the given certificate and key. With
-/// `request_client_cert`, clients are asked for a certificate but not required to send one.
+/// A rustls server configuration for the given certificate and key under the default (FAPI 2.0)
+/// profile. With `request_client_cert`, clients are asked for a certificate but not required to
+/// send one.
 pub fn server_config(
+    cert_path: &Path,
+    key_path: &Path,
+    request_client_cert: bool,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    server_config_with(TlsProfile::default(), cert_path, key_path, request_client_cert)
+}
+
+/// The same under `profile`.
+pub fn server_config_with(
+    profile: TlsProfile,
     cert_path: &Path,
     key_path: &Path,
     request_client_cert: bool,
@@ -108,8 +122,8 @@ pub fn server_config(
         .ok_or_else(|| TlsSetupError::Pem(cert_path.display().to_string(), "certificate"))?;
     let key = PrivateKeyDer::from_pem_slice(&read(key_path)?)
         .map_err(|_| TlsSetupError::Pem(key_path.display().to_string(), "private key"))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let provider = profile.provider();
+    let builder = ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(profile.versions())?;
     let builder = if request_client_cert {
         builder.with_client_cert_verifier(Arc::new(verifier::AnyClientCertificate::new(provider)))
     } else {
