@@ -188,6 +188,16 @@ impl Client {
             .collect()
     }
 
+    /// Every issuer-and-serial pin decodes: one that did not would match nothing, and a pin that
+    /// can never match must not be written (the store checks this on every insert).
+    pub fn validate_pins(&self) -> Result<(), String> {
+        for pin in &self.issuer_serial_pins {
+            pin.decode()
+                .map_err(|e| format!("issuer/serial pin {}:{}: {e}", pin.serial, pin.issuer))?;
+        }
+        Ok(())
+    }
+
     /// Checks what the client's own metadata must satisfy before it is stored.
     pub fn validate(&self) -> Result<(), String> {
         if self.client_id.is_empty()
@@ -234,6 +244,7 @@ impl Client {
         if let Some(jwks) = &self.jwks {
             check_jwks(jwks)?;
         }
+        self.validate_pins()?;
         match self.auth_method {
             AuthMethod::PrivateKeyJwt if self.subject.is_some() => {
                 Err("private_key_jwt authenticates with keys, not a certificate subject".into())

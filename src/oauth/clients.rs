@@ -21,6 +21,7 @@ pub struct CachedClient {
     /// The signing keys of its registered `jwks`.
     pub keys: ClientKeySet,
     pub registered_thumbprints: Vec<Thumbprint>,
+    /// The registered issuer-and-serial pins that decode.
     pub issuer_serial_pins: Vec<(DistinguishedName, Vec<u8>)>,
     /// Chains (by digest) that validated, with when that result stops being reused.
     validated_chains: Mutex<HashMap<[u8; 32], i64>>,
@@ -28,10 +29,16 @@ pub struct CachedClient {
 
 impl CachedClient {
     fn new(client: Client) -> Self {
+        // A stored pin that does not decode matches nothing; the pin requirement stays (see
+        // `check_certificate_pins`), so the client fails closed.
         let issuer_serial_pins = client
             .issuer_serial_pins
             .iter()
-            .filter_map(|p| p.decode().ok())
+            .filter_map(|p| {
+                p.decode()
+                    .inspect_err(|e| tracing::error!(client_id = %client.client_id, error = %e, "stored issuer/serial pin is unreadable; it matches nothing"))
+                    .ok()
+            })
             .collect();
         Self {
             keys: ClientKeySet::from_jwks(client.jwks.as_ref()),

@@ -81,6 +81,8 @@ struct CachedKey {
     row: ApiKeyRow,
     hash: [u8; 32],
     thumbprints: Vec<Thumbprint>,
+    /// Registered with certificate thumbprints (readable or not).
+    bound: bool,
     /// Last use seen in memory (0: none yet); flushed to the store in the background.
     last_used: AtomicI64,
     flushed: AtomicI64,
@@ -113,10 +115,18 @@ impl ApiKeys {
             tracing::error!(id = %row.id, "stored API key hash is corrupt; ignoring the key");
             return None;
         };
+        // An unreadable stored thumbprint matches nothing; the key stays bound (`bound`), so it
+        // fails closed rather than working over any certificate.
         let thumbprints = row
             .cert_thumbprints
             .iter()
-            .filter_map(|t| Thumbprint::from_base64url(t))
+            .filter_map(|t| {
+                let parsed = Thumbprint::from_base64url(t);
+                if parsed.is_none() {
+                    tracing::error!(id = %row.id, "stored API key certificate thumbprint is unreadable; it matches nothing");
+                }
+                parsed
+            })
             .collect();
         let stored = row.last_used_at.unwrap_or(0);
         let seen = previous.map_or(0, |k| k.last_used.load(Ordering::Relaxed));
@@ -126,6 +136,7 @@ impl ApiKeys {
             flushed: AtomicI64::new(flushed.max(stored)),
             hash,
             thumbprints,
+            bound: !row.cert_thumbprints.is_empty(),
             row,
         })
     }
@@ -197,8 +208,7 @@ impl ApiKeys {
         if key.row.client_id != client_id {
             return Err(ApiKeyFailure::OtherClient);
         }
-        if !key.thumbprints.is_empty() && !cert.is_some_and(|c| key.thumbprints.iter().fold(false, |f, t| f | (t == c)))
-        {
+        if key.bound && !cert.is_some_and(|c| key.thumbprints.iter().fold(false, |f, t| f | (t == c))) {
             return Err(ApiKeyFailure::WrongCertificate);
         }
         key.last_used.fetch_max(now, Ordering::Relaxed);

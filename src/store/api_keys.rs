@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{bump_revision, int, text, Store, StoreError};
+use crate::pki::Thumbprint;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRow {
@@ -26,6 +27,15 @@ impl Store {
     /// Adds a key; with `expire_others_at`, the client's other live keys expire then (rotation
     /// with overlap).
     pub async fn insert_api_key(&self, key: &ApiKeyRow, expire_others_at: Option<i64>) -> Result<(), StoreError> {
+        if let Some(bad) = key
+            .cert_thumbprints
+            .iter()
+            .find(|t| Thumbprint::from_base64url(t).is_none())
+        {
+            return Err(StoreError::Invalid(format!(
+                "certificate thumbprint {bad:?} is not a base64url SHA-256"
+            )));
+        }
         let mut tx = self.pool().begin().await?;
         if let Some(at) = expire_others_at {
             sqlx::query(

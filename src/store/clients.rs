@@ -13,6 +13,7 @@ const COLUMNS: &str = "client_id, name, status, auth_method, grant_types, scopes
 
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        c.validate_pins().map_err(StoreError::Invalid)?;
         let (kind, value) = match &c.subject {
             Some(s) => {
                 let (k, v) = s.parts();

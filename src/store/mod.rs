@@ -34,6 +34,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A write refused because what it would store could not be read back as meant.
+    #[error("refused: {0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,11 +21,12 @@ pub(super) fn check_validity_period(cert: &ClientCertificate, now: i64) -> Resul
     }
 }
 
-/// Exact-certificate pins, when the client has any: the leaf must match one by thumbprint or
-/// by issuer and serial number.
+/// Exact-certificate pins, when the client registered any: the leaf must match one by thumbprint
+/// or by issuer and serial number. Whether pins apply is decided by what was registered, not by
+/// what decoded, so an unreadable pin fails closed.
 pub(super) fn check_certificate_pins(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
     let c = &client.client;
-    if c.cert_pins.is_empty() && client.issuer_serial_pins.is_empty() {
+    if c.cert_pins.is_empty() && c.issuer_serial_pins.is_empty() {
         return Ok(());
     }
     let by_thumbprint = c
