@@ -231,6 +231,10 @@ async fn a_consent_is_authorised_once_and_expires(db: Db) {
     let back = browser.decide(page, "approve", &["22289"]).await;
     let code = back.redirect_param("code").expect("a code");
     let (browser, page) = &mut browsers[1];
+    // The other tab, reloaded, no longer offers the consent.
+    let reloaded = browser.get(&page.form_action().replace("/consent", "")).await;
+    assert_eq!(reloaded.status, 400, "{reloaded:?}");
+    assert!(reloaded.body.contains("This link cannot be used"), "{}", reloaded.body);
     let again = browser.decide(page, "approve", &["22289"]).await;
     assert_eq!((again.status, again.location.as_deref()), (400, None), "{again:?}");
     assert!(again.body.contains("This link cannot be used"), "{}", again.body);
