@@ -533,3 +533,46 @@ fn serve_reads_a_config_file_and_refuses_a_bad_one() {
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).expect("JSON logs");
     assert!(first["fields"]["message"].is_string(), "{log}");
 }
+
+/// Identifiers made before ids stopped starting with `-` still exist: every command that takes
+/// one accepts it.
+#[test]
+fn identifiers_starting_with_a_hyphen_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = "-H1uXq9";
+    let (ok, text) = certbound(
+        d,
+        &[
+            "client",
+            "add",
+            "--name",
+            "dash",
+            "--auth",
+            "tls_client_auth",
+            "--subject-dn",
+            "CN=dash",
+            "--client-id",
+            id,
+        ],
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = certbound(d, &["client", "show", id, "--json"]);
+    assert!(ok && text.contains("\"client_id\": \"-H1uXq9\""), "{text}");
+    let (ok, text) = certbound(d, &["apikey", "create", "--client", id, "--json"]);
+    assert!(ok, "{text}");
+    let key_id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, text) = certbound(d, &["apikey", "list", "--client", id]);
+    assert!(ok && text.contains(&key_id), "{text}");
+    let (ok, text) = certbound(d, &["grant", "list", "--client", id]);
+    assert!(ok, "{text}");
+    for verb in ["disable", "enable"] {
+        let (ok, text) = certbound(d, &["client", verb, id]);
+        assert!(ok, "{verb}: {text}");
+    }
+    let (ok, text) = certbound(d, &["client", "show", id, "--json"]);
+    assert!(ok && text.contains("\"status\": \"active\""), "{text}");
+}

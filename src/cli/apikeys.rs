@@ -11,7 +11,7 @@ use crate::store::Store;
 pub(super) enum ApikeyCommand {
     /// Issue a key for a client; the key is printed once and only its hash is stored.
     Create {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client: String,
         /// Accept the key only over this certificate (x5t#S256 thumbprint or PEM file; repeatable).
         #[arg(long = "bind-cert")]
@@ -21,7 +21,7 @@ pub(super) enum ApikeyCommand {
     },
     /// Issue a new key; the client's other keys keep working for --overlap seconds.
     Rotate {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client: String,
         #[arg(long, default_value_t = 86_400)]
         overlap: i64,
@@ -32,13 +32,16 @@ pub(super) enum ApikeyCommand {
     },
     /// List keys (ids, state, last use; never the keys themselves).
     List {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client: Option<String>,
         #[arg(long)]
         json: bool,
     },
     /// Revoke a key by id.
-    Revoke { id: String },
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 pub(super) async fn run(cmd: ApikeyCommand, store: &Store) -> CliResult {

@@ -22,14 +22,21 @@ pub(super) enum ClientCommand {
     },
     /// Show one client's registration.
     Show {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(long)]
         json: bool,
     },
     /// Stop a client from authenticating (takes effect on running servers within a second).
-    Disable { client_id: String },
+    Disable {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Allow a disabled client again.
-    Enable { client_id: String },
+    Enable {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -40,7 +47,7 @@ pub(super) struct AddClient {
     #[arg(long)]
     auth: String,
     /// Choose the client_id (default: random).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     client_id: Option<String>,
     /// tls_client_auth: the certificate's subject DN (RFC 4514 form, e.g. "CN=tpp,O=Bank,C=GB").
     #[arg(long)]

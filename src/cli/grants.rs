@@ -13,17 +13,20 @@ pub(super) enum GrantCommand {
     /// List grants, newest first.
     List {
         /// Only this customer's (by username).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         user: Option<String>,
         /// Only this client's.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client: Option<String>,
         #[arg(long)]
         json: bool,
     },
     /// Revoke a grant: its refresh token stops working at once, its access tokens as soon as
     /// resource servers next poll the revocation list.
-    Revoke { id: String },
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 pub(super) async fn run(cmd: GrantCommand, store: &Store) -> CliResult {

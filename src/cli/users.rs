@@ -14,7 +14,7 @@ use crate::store::Store;
 pub(super) enum UserCommand {
     /// Add a customer; the password is read from standard input, never from the command line.
     Add {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         username: String,
         /// Read the password from the first line of standard input.
         #[arg(long, required = true)]
@@ -31,9 +31,15 @@ pub(super) enum UserCommand {
         json: bool,
     },
     /// Stop a customer from signing in; their grants' refresh tokens stop working too.
-    Disable { username: String },
+    Disable {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+    },
     /// Allow a disabled customer again.
-    Enable { username: String },
+    Enable {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+    },
 }
 
 pub(super) async fn run(cmd: UserCommand, store: &Store) -> CliResult {

@@ -122,17 +122,32 @@ pub fn required_members(jwk: &Value) -> Option<Value> {
     Some(Value::Object(map))
 }
 
-/// 128 random bits, base64url: token ids.
+/// 128 random bits, base64url, starting with a letter or digit: token and client ids.
 pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).expect("system RNG");
-    URL_SAFE_NO_PAD.encode(bytes)
+    loop {
+        let mut bytes = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut bytes).expect("system RNG");
+        let id = URL_SAFE_NO_PAD.encode(bytes);
+        // An id starting with `-` reads as an option on a command line (one in 32 would).
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ids_never_start_like_an_option() {
+        for _ in 0..4000 {
+            let id = random_id();
+            assert!(id.starts_with(|c: char| c.is_ascii_alphanumeric()), "{id}");
+            assert_eq!(id.len(), 22);
+        }
+    }
 
     #[test]
     fn required_members_drop_the_rest() {
