@@ -184,7 +184,11 @@ fn run_server() {
         let redis = RedisReplay::connect(REDIS_URL).await.expect("Redis at 127.0.0.1:6379");
         let redis_guard = guard().with_replay_store(Arc::new(ReplayStore::Redis(redis)));
         let (cert_guard, dpop_guard) = (guard(), guard());
-        let only = |binding| Policy::scopes(&["accounts"]).binding(binding);
+        let only = |binding| {
+            Policy::scopes(&["accounts"])
+                .expect("a literal scope-token")
+                .binding(binding)
+        };
         let app = Router::new()
             .route("/open", get(handler))
             .merge(

@@ -11,7 +11,7 @@
 //! The server is this same binary, started again with `PROTECTED_LOAD_ROLE=server`: it runs the
 //! authorization server in-process (`certbound::server::start`, with a gateway policy
 //! `accounts`), and a second mTLS listener whose router serves one trivial handler twice:
-//! `/open` bare and `/protected` behind `guard.require(Policy::scopes(&["accounts"]).with_api_key())`.
+//! `/open` bare and `/protected` behind `guard.require(Policy::scopes(&["accounts"])?.with_api_key())`.
 //! Being a separate process, its CPU time can be read from `/proc`.
 //!
 //! Scenarios, each a warm-up followed by a measured window, on one keep-alive connection per
@@ -180,7 +180,7 @@ impl Options {
 
 /// The policy of `/protected` and of the gateway's `accounts`.
 fn policy() -> Policy {
-    Policy::scopes(&[POLICY]).with_api_key()
+    Policy::scopes(&[POLICY]).expect("a literal scope-token").with_api_key()
 }
 
 /// The server role: the authorization server with a gateway policy on one listener, and the

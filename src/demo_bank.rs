@@ -24,10 +24,20 @@ pub fn router(guard: &Guard) -> Router {
         .route("/accounts", get(accounts))
         .route("/accounts/{id}/balances", get(balances))
         .route("/accounts/{id}/transactions", get(transactions))
-        .layer(guard.require(Policy::scopes(&["accounts"]).with_api_key()));
-    let payments = Router::new()
-        .route("/payments", get(payments))
-        .layer(guard.require(Policy::scopes(&["payments"]).with_api_key()));
+        .layer(
+            guard.require(
+                Policy::scopes(&["accounts"])
+                    .expect("a literal scope-token")
+                    .with_api_key(),
+            ),
+        );
+    let payments = Router::new().route("/payments", get(payments)).layer(
+        guard.require(
+            Policy::scopes(&["payments"])
+                .expect("a literal scope-token")
+                .with_api_key(),
+        ),
+    );
     Router::new()
         .nest(PATH, accounts.merge(payments))
         .layer(axum::middleware::from_fn(interaction_id::layer))

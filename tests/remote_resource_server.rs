@@ -48,11 +48,15 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
     let handler = get(|who: Authenticated| async move { who.client_id().to_string() });
     let app = Router::new()
         .route("/data", handler.clone())
-        .layer(guard.require(Policy::scopes(&["accounts"])))
+        .layer(guard.require(Policy::scopes(&["accounts"]).expect("a literal scope-token")))
         .merge(
-            Router::new()
-                .route("/keyed", handler)
-                .layer(guard.require(Policy::scopes(&["accounts"]).with_api_key())),
+            Router::new().route("/keyed", handler).layer(
+                guard.require(
+                    Policy::scopes(&["accounts"])
+                        .expect("a literal scope-token")
+                        .with_api_key(),
+                ),
+            ),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rs_addr = listener.local_addr().unwrap();

@@ -56,9 +56,13 @@ impl Api {
             .post(|who: Authenticated| async move { who.client_id().to_string() })
         };
         let route = |path: &str, binding| {
-            Router::new()
-                .route(path, echo())
-                .layer(guard.require(Policy::scopes(&["accounts"]).binding(binding)))
+            Router::new().route(path, echo()).layer(
+                guard.require(
+                    Policy::scopes(&["accounts"])
+                        .expect("a literal scope-token")
+                        .binding(binding),
+                ),
+            )
         };
         let app = route("/either", SenderBinding::Either)
             .merge(route("/dpop", SenderBinding::Dpop))

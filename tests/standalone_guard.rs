@@ -148,7 +148,7 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
             "/balances",
             get(|who: Authenticated| async move { format!("hello {}", who.client_id()) }),
         )
-        .layer(guard.require(Policy::scopes(&["accounts"])));
+        .layer(guard.require(Policy::scopes(&["accounts"]).expect("a literal scope-token")));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rs_port = listener.local_addr().unwrap().port();
     let tls = certbound::tls::server_config(&pki.join("server.pem"), &pki.join("server.key"), true).unwrap();

@@ -47,7 +47,7 @@ pub fn router(store: Store, base_url: &str, guard: &Guard) -> Router {
     Router::new()
         .route(PATH, post(create))
         .route(&format!("{PATH}/{{id}}"), get(read).delete(revoke))
-        .layer(guard.require(Policy::scopes(&["accounts"])))
+        .layer(guard.require(Policy::scopes(&["accounts"]).expect("a literal scope-token")))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(interaction_id::layer))
         .with_state(api)

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::policy::SenderBinding;
+use crate::domain::scope::is_scope_token;
 
 /// The DPoP algorithms a resource accepts (RFC 9449 §7.1 `algs`), those of FAPI 2.0.
 pub const DPOP_ALGS: &str = "ES256 PS256 EdDSA";
@@ -84,7 +85,12 @@ impl IntoResponse for Refusal {
                 return String::new();
             };
             match &self.error {
-                RsError::InsufficientScope(scope) => format!(r#", error="{code}", scope="{scope}""#),
+                // A policy built field by field may hold a scope that is no scope-token: it is
+                // left out rather than let it break the header.
+                RsError::InsufficientScope(scope) if is_scope_token(scope) => {
+                    format!(r#", error="{code}", scope="{scope}""#)
+                }
+                RsError::InsufficientScope(_) => format!(r#", error="{code}""#),
                 _ => format!(r#", error="{code}", error_description="{description}""#),
             }
         };
@@ -112,13 +118,17 @@ impl IntoResponse for Refusal {
                 }
                 _ => continue,
             };
-            headers.append(header::WWW_AUTHENTICATE, challenge(text));
+            headers.append(header::WWW_AUTHENTICATE, challenge(scheme, text));
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
 
-fn challenge(text: String) -> HeaderValue {
-    HeaderValue::from_str(&text).expect("ASCII challenge")
+/// The challenge as a header; should it not be a valid header value, the bare scheme and realm.
+fn challenge(scheme: Scheme, text: String) -> HeaderValue {
+    HeaderValue::from_str(&text).unwrap_or_else(|_| match scheme {
+        Scheme::Bearer => HeaderValue::from_static(r#"Bearer realm="certbound""#),
+        Scheme::Dpop => HeaderValue::from_static(r#"DPoP realm="certbound""#),
+    })
 }

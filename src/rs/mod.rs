@@ -10,7 +10,7 @@
 //! let guard = Guard::remote(authority, vec![issuer.clone()], Some(api_keys));
 //! let api = Router::new()
 //!     .route("/accounts", get(accounts))
-//!     .layer(guard.require(Policy::scopes(&["accounts"]).with_api_key()));
+//!     .layer(guard.require(Policy::scopes(&["accounts"])?.with_api_key()));
 //! // handlers take `Authenticated`
 //! ```
 //!
@@ -44,7 +44,7 @@ use checks::*;
 pub use error::{Refusal, RsError, Scheme, DPOP_ALGS};
 pub use incoming::Incoming;
 pub use layer::{Require, RequireLayer};
-pub use policy::{Policy, SenderBinding};
+pub use policy::{InvalidScope, Policy, SenderBinding};
 pub use replay::ReplayStore;
 pub use revocations::Revocations;
 

@@ -15,12 +15,20 @@ pub struct Policy {
     pub allow_unbound: bool,
 }
 
+/// A scope that is not an RFC 6749 §3.3 scope-token (empty, or with a space, a quote, a
+/// backslash or a control character): it could never be granted, and would break the challenge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid scope {0:?}")]
+pub struct InvalidScope(pub String);
+
 impl Policy {
-    pub fn scopes(scopes: &[&str]) -> Self {
-        Self {
+    /// Requires every one of `scopes`, each checked to be a scope-token.
+    pub fn scopes(scopes: &[&str]) -> Result<Self, InvalidScope> {
+        let policy = Self {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             ..Self::default()
-        }
+        };
+        policy.validate().map(|()| policy)
     }
 
     pub fn with_api_key(mut self) -> Self {
@@ -34,10 +42,27 @@ impl Policy {
         self
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidScope> {
         match self.scopes.iter().find(|s| !is_scope_token(s)) {
-            Some(bad) => Err(format!("invalid scope {bad:?}")),
+            Some(bad) => Err(InvalidScope(bad.clone())),
             None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_checked_at_construction() {
+        assert!(Policy::scopes(&["accounts", "payments:read"]).is_ok());
+        for bad in ["", "a b", "a\nb", "a\"b", "a\\b", "é"] {
+            assert_eq!(
+                Policy::scopes(&["accounts", bad]),
+                Err(InvalidScope(bad.to_string())),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::rs::{Authenticated, Guard, Policy, RsError};
 pub(super) fn router(state: AppState, guard: &Guard) -> Router {
     Router::new()
         .route("/userinfo", get(userinfo).post(userinfo))
-        .layer(guard.require(Policy::scopes(&["openid"])))
+        .layer(guard.require(Policy::scopes(&["openid"]).expect("a literal scope-token")))
         .with_state(state)
 }
 
