@@ -291,7 +291,12 @@ async fn a_consent_is_authorised_once_and_expires(db: Db) {
     let exp = jwt_payload(access_token)["exp"].as_i64().unwrap();
     assert!(exp <= expires);
     assert!(tokens["expires_in"].as_i64().unwrap() <= expires - jwt_payload(access_token)["iat"].as_i64().unwrap());
-    assert_eq!(tpp.bank(&env, access_token, "/accounts").await.status, 200);
+    let accounts = tpp.bank(&env, access_token, "/accounts").await;
+    assert_eq!(accounts.status, 200, "{accounts:?}");
+    assert!(
+        accounts.body["Data"]["Account"][0]["Account"].is_null(),
+        "ReadAccountsBasic shows no account numbers: {accounts:?}"
+    );
     let wait = (expires - certbound::now() + 6).max(0) as u64;
     tokio::time::sleep(Duration::from_secs(wait)).await;
     // The server has closed the idle connection meanwhile: a new client.
