@@ -17,6 +17,12 @@ pub(super) enum KeysCommand {
         #[arg(long)]
         alg: Option<String>,
     },
+    /// Remove a retired key at once (it leaked): tokens signed with it stop working everywhere
+    /// within a reload interval. The active key cannot be purged: rotate first.
+    Purge {
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// List signing keys.
     List {
         #[arg(long)]
@@ -41,6 +47,10 @@ pub(super) async fn run(cmd: KeysCommand, settings: &Settings) -> CliResult {
                 "new {} signing key {kid}; {purged} expired key(s) removed",
                 alg.as_str()
             );
+        }
+        KeysCommand::Purge { kid } => {
+            keys::purge_key(&store, &kid).await?;
+            println!("signing key {kid} purged");
         }
         KeysCommand::List { json } => {
             let rows = store.list_signing_keys().await?;

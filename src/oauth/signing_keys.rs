@@ -20,6 +20,10 @@ pub enum KeysError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Kek(#[from] KekError),
+    #[error("no signing key {0}")]
+    UnknownKey(String),
+    #[error("{0} is the key tokens are signed with now: rotate first, then purge it")]
+    ActiveKey(String),
 }
 
 /// Loads the key ring, generating a signing key for `alg` if the database has none.
@@ -71,6 +75,23 @@ pub async fn rotate(store: &Store, kek: &KeyEncryptionKey, alg: SigningAlg) -> R
     };
     store.add_signing_key(&row, &retire).await?;
     Ok(row.kid)
+}
+
+/// Emergency removal of a retired key (it leaked): every server stops accepting tokens signed with
+/// it as soon as it reloads its keys, cached verifications included. The active key cannot be
+/// purged; rotate first.
+pub async fn purge_key(store: &Store, kid: &str) -> Result<(), KeysError> {
+    let row = store
+        .list_signing_keys()
+        .await?
+        .into_iter()
+        .find(|r| r.kid == kid)
+        .ok_or_else(|| KeysError::UnknownKey(kid.to_string()))?;
+    if row.retired_at.is_none() {
+        return Err(KeysError::ActiveKey(kid.to_string()));
+    }
+    store.delete_retired_signing_key(kid).await?;
+    Ok(())
 }
 
 /// Deletes keys that can no longer verify any live token.

@@ -42,11 +42,14 @@ pub struct Verified {
     pub(super) cnf: Option<Confirmation>,
     pub(super) grant_id: Option<String>,
     pub(super) authorization_details: Option<Value>,
+    /// The key it was verified with: a cached verification holds only while that key does.
+    pub(super) kid: String,
 }
 
 impl Verified {
-    pub(super) fn from_claims(claims: Claims) -> Self {
+    pub(super) fn from_claims(claims: Claims, kid: String) -> Self {
         Self {
+            kid,
             sub: claims.sub,
             client_id: claims.client_id,
             scopes: claims
@@ -83,6 +86,13 @@ impl TokenCache {
             .unwrap_or_else(|e| e.into_inner())
             .get(&Self::key(token))
             .cloned()
+    }
+
+    pub(super) fn remove(&self, token: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&Self::key(token));
     }
 
     pub(super) fn insert(&self, token: &str, verified: Arc<Verified>, now: i64) {

@@ -207,10 +207,16 @@ impl Guard {
     }
 
     /// The token's verified claims, from the cache or by checking the signature, `typ`, `iss`,
-    /// `exp`/`nbf` and `aud`. Only successful verifications are cached.
+    /// `exp`/`nbf` and `aud`. Only successful verifications are cached, and a cached one holds
+    /// only while its key is still published: a purged key takes its tokens with it.
     async fn verified(&self, token: &str, now: i64) -> Result<Arc<Verified>, RsError> {
         if let Some(hit) = self.0.cache.get(token) {
-            return Ok(hit);
+            if self.knows_key(&hit.kid) {
+                return Ok(hit);
+            }
+            self.0.cache.remove(token);
+            tracing::info!(kid = %hit.kid, "cached token's signing key is gone");
+            return Err(RsError::InvalidToken("the access token is invalid"));
         }
         check_token68(token)?;
         let claims: Claims = match &self.0.keys {
@@ -232,8 +238,19 @@ impl Guard {
             })
         })?;
         check_audience(&self.0.audiences, &claims.aud)?;
-        let verified = Arc::new(Verified::from_claims(claims));
+        let kid = jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .unwrap_or_default();
+        let verified = Arc::new(Verified::from_claims(claims, kid));
         self.0.cache.insert(token, verified.clone(), now);
         Ok(verified)
+    }
+
+    fn knows_key(&self, kid: &str) -> bool {
+        match &self.0.keys {
+            Keys::Local(keys) => keys.current().verifier().knows(kid),
+            Keys::Remote(authority) => authority.knows_key(kid),
+        }
     }
 }

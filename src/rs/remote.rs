@@ -108,6 +108,11 @@ impl RemoteAuthority {
         }
     }
 
+    /// Whether the JWKS as last fetched has this key.
+    pub fn knows_key(&self, kid: &str) -> bool {
+        self.current().knows(kid)
+    }
+
     fn current(&self) -> Arc<Verifier> {
         self.verifier.read().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -63,6 +63,20 @@ impl Store {
             .collect()
     }
 
+    /// Deletes one retired key, telling every node; false if there was none by that id.
+    pub async fn delete_retired_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1 AND retired_at IS NOT NULL")
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() > 0 {
+            bump_revision(&mut tx, "keys").await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Deletes keys retired before `before`: no live token can carry their `kid` any more.
     pub async fn purge_signing_keys(&self, before: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
