@@ -184,6 +184,31 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
     }
     assert!(refused, "a revoked API key reached the remote resource server");
 
+    // A disabled client's tokens are refused once the poll has run, and work again when it is
+    // enabled.
+    assert_eq!(status(rotated.clone()).await, 200);
+    let set = |status: certbound::domain::ClientStatus| env.store.set_client_status("tpp1", status);
+    set(certbound::domain::ClientStatus::Disabled).await.unwrap();
+    let mut refused = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if status(rotated.clone()).await == 401 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "a disabled client's token reached the remote resource server");
+    set(certbound::domain::ClientStatus::Active).await.unwrap();
+    let mut back = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if status(rotated.clone()).await == 200 {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "an enabled client's token is accepted again");
+
     // A DPoP-bound token, with a proof for this request (no origins configured: the request's
     // Host names the resource); the same proof again is refused.
     let tpp = Tpp::register(&env, "tpp-dpop", Auth::Certificate, Binding::Dpop(dpop_key())).await;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::client_auth::{self, Presented, VerifiedClient};
 use super::error::no_store;
 use super::{AppState, OAuthError, OAuthForm, Shared};
-use crate::domain::AccessTokenClaims;
+use crate::domain::{AccessTokenClaims, ClientStatus};
 use crate::web::cookies::hash;
 
 pub async fn handle(
@@ -43,13 +43,23 @@ async fn access_token(state: &Shared, client: &VerifiedClient, token: &str) -> R
             return Ok(None);
         }
     };
-    if !may_see(client, &claims.client_id) || is_revoked(state, &claims).await? {
+    if !may_see(client, &claims.client_id)
+        || is_revoked(state, &claims).await?
+        || !is_client_active(state, &claims.client_id).await?
+    {
         return Ok(None);
     }
     let mut body = serde_json::to_value(&claims).map_err(OAuthError::internal)?;
     body["active"] = true.into();
     body["token_type"] = "Bearer".into();
     Ok(Some(body))
+}
+
+/// The token's client is still registered and not disabled: a disabled client's tokens are not
+/// active.
+async fn is_client_active(state: &Shared, client_id: &str) -> Result<bool, OAuthError> {
+    let client = state.clients.get(client_id).await.map_err(OAuthError::internal)?;
+    Ok(client.is_some_and(|c| c.client.status == ClientStatus::Active))
 }
 
 /// Revoked by `jti`, or through the grant it was issued under.
@@ -79,7 +89,10 @@ async fn refresh_token(state: &Shared, client: &VerifiedClient, token: &str) -> 
         return Ok(None);
     };
     let grant = &entry.grant;
-    if !may_see(client, &grant.client_id) || !grant.is_live(crate::now()) {
+    if !may_see(client, &grant.client_id)
+        || !grant.is_live(crate::now())
+        || !is_client_active(state, &grant.client_id).await?
+    {
         return Ok(None);
     }
     let mut body = json!({

@@ -1,6 +1,6 @@
 //! `POST /revocations`: what resource servers in other processes poll to refuse revoked tokens
-//! without a call per request: the ids of revoked, unexpired access tokens, and the grants
-//! revoked recently enough that tokens issued under them may still be live. Only clients
+//! without a call per request: the ids of revoked, unexpired access tokens, the grants revoked
+//! recently enough that tokens issued under them may still be live, and the disabled clients. Only clients
 //! registered as resource servers (`can_introspect`) may read it; they authenticate like at every
 //! other endpoint.
 
@@ -23,6 +23,8 @@ pub struct RevocationList {
     pub tokens: Vec<(String, i64)>,
     /// `(grant id, revoked_at)` of grants revoked within the last access-token lifetime.
     pub grants: Vec<(String, i64)>,
+    /// Clients an operator disabled: their tokens are refused while they stay so.
+    pub disabled_clients: Vec<String>,
 }
 
 impl RevocationList {
@@ -30,6 +32,7 @@ impl RevocationList {
         Ok(Self {
             tokens: store.live_revocations(now).await?,
             grants: store.recent_grant_revocations(now - access_token_ttl - MARGIN).await?,
+            disabled_clients: store.disabled_client_ids().await?,
         })
     }
 }
@@ -59,7 +62,12 @@ pub async fn handle(
         .iter()
         .map(|(id, at)| json!({"grant_id": id, "revoked_at": at}))
         .collect();
-    let body = json!({ "revoked": tokens, "revoked_grants": grants, "as_of": now });
+    let body = json!({
+        "revoked": tokens,
+        "revoked_grants": grants,
+        "disabled_clients": list.disabled_clients,
+        "as_of": now,
+    });
     let mut response = axum::Json(body).into_response();
     no_store(&mut response);
     Ok(response)

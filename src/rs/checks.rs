@@ -86,6 +86,15 @@ pub(super) fn check_not_expired(token: &Verified, now: i64) -> Result<(), RsErro
     }
 }
 
+/// The token's client has not been disabled (`certbound client disable`): its tokens stop with it.
+pub(super) fn check_client_not_disabled(revocations: &Revocations, token: &Verified) -> Result<(), RsError> {
+    if revocations.client_disabled(&token.client_id) {
+        Err(RsError::InvalidToken("the client is disabled"))
+    } else {
+        Ok(())
+    }
+}
+
 pub(super) fn check_not_revoked(revocations: &Revocations, token: &Verified) -> Result<(), RsError> {
     if revocations.contains(&token.jti, token.grant_id.as_deref()) {
         Err(RsError::InvalidToken("the access token was revoked"))

@@ -177,6 +177,7 @@ impl Guard {
         let verified = self.verified(token, now).await?;
         check_not_expired(&verified, now)?;
         check_not_revoked(&self.0.revocations, &verified)?;
+        check_client_not_disabled(&self.0.revocations, &verified)?;
         check_scheme_fits_token(policy, &verified, scheme)?;
         let dpop_key = match scheme {
             Scheme::Dpop => {

@@ -154,8 +154,13 @@ impl RemoteAuthority {
                             .flatten()
                             .filter_map(move |r| r[field].as_str().map(String::from))
                     };
+                    let disabled = doc["disabled_clients"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.as_str().map(String::from));
                     self.revocations
-                        .replace(list("revoked", "jti"), list("revoked_grants", "grant_id"));
+                        .replace(list("revoked", "jti"), list("revoked_grants", "grant_id"), disabled);
                 }
                 Err(e) => tracing::warn!(error = %e, "revocation list is not JSON"),
             },

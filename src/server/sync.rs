@@ -17,6 +17,7 @@ pub(super) async fn load_revocations(state: &AppState, local: &LocalAuthority) -
     local.revocations.replace(
         list.tokens.into_iter().map(|(jti, _)| jti),
         list.grants.into_iter().map(|(id, _)| id),
+        list.disabled_clients,
     );
     Ok(())
 }

@@ -64,6 +64,14 @@ impl Store {
         row.as_ref().map(client_from_row).transpose()
     }
 
+    /// The ids of disabled clients, for resource servers.
+    pub async fn disabled_client_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT client_id FROM clients WHERE status = 'disabled'")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| text(r, "client_id")).collect()
+    }
+
     pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY created_at, client_id");
         let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
@@ -82,6 +90,8 @@ impl Store {
             return Err(StoreError::NotFound(format!("client {client_id}")));
         }
         bump_revision(&mut tx, "clients").await?;
+        // Resource servers learn disabled clients with the revocations.
+        bump_revision(&mut tx, "revocations").await?;
         tx.commit().await?;
         Ok(())
     }
