@@ -800,7 +800,7 @@ async fn an_operators_type_from_a_schema_file() {
         data_dir: Some(schemas.path().join("data")),
         listen: Some("127.0.0.1:0".into()),
         mtls_listen: Some("none".into()),
-        database_url: Some(format!("sqlite://{}/t.db?mode=rwc", schemas.path().display())),
+        database_url: Some(format!("sqlite://{}/t.db?mode=rwc", schemas.path().display()).into()),
         ..Default::default()
     };
     file.authorization_details_types = Some(configured);

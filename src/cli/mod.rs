@@ -37,7 +37,7 @@ pub struct Cli {
     config: Option<PathBuf>,
     /// Database URL (sqlite://… or postgres://…); overrides the config file.
     #[arg(long, global = true)]
-    database_url: Option<String>,
+    database_url: Option<crate::config::DatabaseUrl>,
     #[command(subcommand)]
     command: Command,
 }

@@ -4,14 +4,24 @@
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use zeroize::Zeroizing;
 
-/// Where the key-encryption key comes from.
-#[derive(Debug, Clone)]
+/// Where the key-encryption key comes from. `Debug` never shows an inline key.
+#[derive(Clone)]
 pub enum KekSource {
     /// Base64 of 32 bytes, from the config file or `CERTBOUND_KEK`.
     Inline(String),
     /// A file holding it, generated on first start (development default).
     File(std::path::PathBuf),
+}
+
+impl std::fmt::Debug for KekSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 pub struct KeyEncryptionKey {
@@ -96,19 +106,22 @@ impl KeyEncryptionKey {
         STANDARD.encode(out)
     }
 
-    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, KekError> {
+    /// The plaintext, wiped from memory when dropped (it is a private key).
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, KekError> {
         let bytes = STANDARD.decode(sealed).map_err(|_| KekError::Open)?;
         if bytes.len() < NONCE_LEN {
             return Err(KekError::Open);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KekError::Open)?;
-        let mut buf = ciphertext.to_vec();
-        let plain = self
+        let mut buf = Zeroizing::new(ciphertext.to_vec());
+        let len = self
             .key
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
-            .map_err(|_| KekError::Open)?;
-        Ok(plain.to_vec())
+            .map_err(|_| KekError::Open)?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
     }
 }
 
@@ -120,7 +133,7 @@ mod tests {
     fn seal_open_round_trip_and_tamper() {
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
         let sealed = kek.seal("kid1", b"secret");
-        assert_eq!(kek.open("kid1", &sealed).unwrap(), b"secret");
+        assert_eq!(kek.open("kid1", &sealed).unwrap().as_slice(), b"secret");
         assert!(kek.open("kid2", &sealed).is_err(), "context is authenticated");
         let other = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).unwrap();
         assert!(other.open("kid1", &sealed).is_err());

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 use super::{jwk_thumbprint, KeyError, SigningAlg};
 
@@ -55,8 +56,9 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Generates a key and returns it with its PKCS#8 encoding for storage.
-    pub fn generate(alg: SigningAlg) -> Result<(Self, Vec<u8>), KeyError> {
+    /// Generates a key and returns it with its PKCS#8 encoding for storage, wiped from memory
+    /// when dropped.
+    pub fn generate(alg: SigningAlg) -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
         use aws_lc_rs::encoding::AsDer;
         let pkcs8 = match alg {
             SigningAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
@@ -73,6 +75,7 @@ impl SigningKey {
                 .as_ref()
                 .to_vec(),
         };
+        let pkcs8 = Zeroizing::new(pkcs8);
         Ok((Self::from_pkcs8(alg, &pkcs8)?, pkcs8))
     }
 

@@ -135,6 +135,13 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     if settings.dev_pki_dir.is_some() && demo_customers::seed(&store).await? {
         tracing::info!("added the demo customers alice and bob (development setup)");
     }
+    if crate::config::kek_beside_database(&settings.kek, &settings.database_url) {
+        tracing::warn!(
+            "the key-encryption key file is in the database's directory: fine for development; in production set \
+             CERTBOUND_KEK (or key_encryption_key) or keep the file on another volume, so one copy of the data \
+             directory does not hold both the sealed signing keys and the key that opens them"
+        );
+    }
     let kek = KeyEncryptionKey::load(&settings.kek)?;
     let ttl = settings.access_token_ttl as i64;
     let ring = keys::load_ring(&store, &kek, settings.signing_alg, ttl).await?;

@@ -111,7 +111,7 @@ impl TestEnv {
             listen: Some("127.0.0.1:0".into()),
             mtls_listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.path().join("certbound-data")),
-            database_url: Some(database_url.clone()),
+            database_url: Some(database_url.clone().into()),
             reload_interval_ms: Some(100),
             ..FileConfig::default()
         };
@@ -139,7 +139,7 @@ impl TestEnv {
                 listen: Some("127.0.0.1:0".into()),
                 mtls_listen: Some("127.0.0.1:0".into()),
                 data_dir: Some(self.dir.path().join("certbound-data")),
-                database_url: Some(self.database_url.clone()),
+                database_url: Some(self.database_url.clone().into()),
                 issuer: Some(self.issuer()),
                 ..FileConfig::default()
             },

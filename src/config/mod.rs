@@ -16,6 +16,9 @@ use crate::jose::{KekSource, SigningAlg};
 use crate::tls::forwarded::{Forwarding, ForwardingConfig};
 use crate::tls::TlsProfile;
 
+mod secret;
+pub use secret::{kek_beside_database, DatabaseUrl, Secret};
+
 /// The file form: every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +28,7 @@ pub struct FileConfig {
     pub mtls_listen: Option<String>,
     pub mtls_base_url: Option<String>,
     pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
     pub trust_anchors: Option<Vec<PathBuf>>,
     pub trust_dev_ca: Option<bool>,
     pub server_cert: Option<PathBuf>,
@@ -34,7 +37,7 @@ pub struct FileConfig {
     pub grant_ttl: Option<u64>,
     pub display_name: Option<String>,
     pub signing_alg: Option<String>,
-    pub key_encryption_key: Option<String>,
+    pub key_encryption_key: Option<Secret>,
     pub log_format: Option<String>,
     pub reload_interval_ms: Option<u64>,
     /// Certificates forwarded by a TLS-terminating proxy to the main listener.
@@ -95,7 +98,7 @@ pub struct Settings {
     /// certificate, for deployments whose proxy terminates TLS.
     pub mtls: Option<MtlsAlias>,
     pub data_dir: PathBuf,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// Generate the dev PKI here when it is missing.
     pub dev_pki_dir: Option<PathBuf>,
     pub trust_anchor_files: Vec<PathBuf>,
@@ -202,8 +205,9 @@ impl Settings {
             .map(PathBuf::from)
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let database_url = pick("CERTBOUND_DATABASE_URL", file.database_url)
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("certbound.db").display()));
+        let database_url = pick("CERTBOUND_DATABASE_URL", file.database_url.map(|u| u.to_owned_string()))
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("certbound.db").display()))
+            .into();
 
         let server_cert = env("CERTBOUND_SERVER_CERT").map(PathBuf::from).or(file.server_cert);
         let server_key = env("CERTBOUND_SERVER_KEY").map(PathBuf::from).or(file.server_key);
@@ -265,7 +269,7 @@ impl Settings {
             Some(p) => p.parse().map_err(|e| ConfigError::Invalid("tls_profile", e))?,
             None => TlsProfile::default(),
         };
-        let kek = match pick("CERTBOUND_KEK", file.key_encryption_key) {
+        let kek = match pick("CERTBOUND_KEK", file.key_encryption_key.map(Secret::into_inner)) {
             Some(k) => KekSource::Inline(k),
             None => KekSource::File(data_dir.join("kek")),
         };
@@ -377,7 +381,7 @@ mod tests {
             (k == "CERTBOUND_MTLS_LISTEN").then(|| "none".into())
         });
         assert!(single.unwrap().mtls.is_none());
-        assert_eq!(s.database_url, "sqlite://certbound-data/certbound.db?mode=rwc");
+        assert_eq!(&*s.database_url, "sqlite://certbound-data/certbound.db?mode=rwc");
         assert_eq!(s.trust_anchor_files, vec![PathBuf::from("certbound-data/pki/ca.pem")]);
         assert_eq!(s.access_token_ttl, 300);
         assert_eq!(s.signing_alg, SigningAlg::Es256);
