@@ -28,16 +28,7 @@ async fn a_disabled_clients_tokens_stop_at_the_resource_server(db: Db) {
             token.clone(),
             issued.key.clone(),
         );
-        async move {
-            let response = http
-                .get(url)
-                .bearer_auth(token)
-                .header("x-api-key", key)
-                .send()
-                .await
-                .unwrap();
-            response.status().as_u16()
-        }
+        async move { common::keyed_get(&http, &url, &token, &key).await }
     };
     let introspected = || {
         let (rs_http, url, token) = (rs_http.clone(), env.url("/introspect"), token.clone());

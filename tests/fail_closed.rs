@@ -77,16 +77,7 @@ async fn unreadable_pins_match_nothing(db: Db) {
     let token = body["access_token"].as_str().unwrap().to_string();
     let call = |http: reqwest::Client| {
         let (url, token, key) = (env.url("/bank/v1/accounts"), token.clone(), issued.key.clone());
-        async move {
-            let response = http
-                .get(url)
-                .bearer_auth(token)
-                .header("x-api-key", key)
-                .send()
-                .await
-                .unwrap();
-            response.status().as_u16()
-        }
+        async move { common::keyed_get(&http, &url, &token, &key).await }
     };
     assert_eq!(call(tpp2.clone()).await, 200);
     corrupt(

@@ -28,16 +28,7 @@ async fn a_purged_key_takes_its_cached_tokens_with_it(db: Db) {
     };
     let bank = |token: String| {
         let (http, url, key) = (http.clone(), env.url("/bank/v1/accounts"), issued.key.clone());
-        async move {
-            let response = http
-                .get(url)
-                .bearer_auth(token)
-                .header("x-api-key", key)
-                .send()
-                .await
-                .unwrap();
-            response.status().as_u16()
-        }
+        async move { common::keyed_get(&http, &url, &token, &key).await }
     };
     let old = token(http.clone()).await;
     let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();

@@ -418,3 +418,15 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+/// GET `url` with a bearer token and an API key; the status.
+pub async fn keyed_get(http: &reqwest::Client, url: &str, token: &str, key: &str) -> u16 {
+    let response = http
+        .get(url)
+        .bearer_auth(token)
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
