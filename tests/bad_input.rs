@@ -123,7 +123,9 @@ async fn malformed_requests_get_oauth_errors(db: Db) {
 }
 
 /// By default no peer is a trusted proxy (loopback included): certificate headers are refused
-/// with 400, so nobody can authenticate as a TPP by sending its certificate in a header.
+/// with 400, so nobody can authenticate as a TPP by sending its certificate in a header. That
+/// holds for every name of `KNOWN_CERTIFICATE_HEADERS` and for names and values that look like
+/// a forwarded certificate, so a deployment that later trusts such a header was never spoofable.
 async fn certificate_headers_are_not_trusted(db: Db) {
     let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
@@ -132,12 +134,25 @@ async fn certificate_headers_are_not_trusted(db: Db) {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
     let escaped: String = cert.cert_pem.bytes().map(|b| format!("%{b:02X}")).collect();
-    let headers = [
+    // As nginx's $ssl_client_escaped_cert writes it.
+    let nginx_escaped = cert.cert_pem.replace(' ', "%20").replace('\n', "%0A");
+    let mut headers = vec![
         ("client-cert", format!(":{b64}:")),
         ("x-ssl-cert", escaped.clone()),
         ("x-forwarded-client-cert", format!("Cert=\"{escaped}\"")),
-        ("x-amzn-mtls-clientcert", escaped),
+        ("x-amzn-mtls-clientcert", escaped.clone()),
+        ("X-Client-Certificate", escaped.clone()),
+        ("X-ARR-ClientCert", b64.clone()),
+        ("X-Forwarded-Tls-Client-Cert", escaped.clone()),
+        ("X-Tls-Peer-Certificate", b64.clone()),
+        ("X-Upstream-Identity", nginx_escaped),
+        ("X-Upstream-Der", format!(":{b64}:")),
     ];
+    headers.extend(
+        certbound::tls::forwarded::KNOWN_CERTIFICATE_HEADERS
+            .iter()
+            .map(|name| (*name, b64.clone())),
+    );
     for (name, value) in headers {
         let response = env
             .http(None)
@@ -167,7 +182,7 @@ async fn garbage_certificate_in_the_handshake_is_refused(db: Db) {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(common::roots(&env.pki))
-        .with_client_cert_resolver(Arc::new(Fixed(certified)));
+        .with_client_cert_resolver(Arc::new(common::Fixed(certified)));
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(env.addr()).await.unwrap();
     let mut tls = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
@@ -187,16 +202,4 @@ async fn garbage_certificate_in_the_handshake_is_refused(db: Db) {
         200
     );
     env.finish().await;
-}
-
-#[derive(Debug)]
-struct Fixed(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for Fixed {
-    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-    fn has_certs(&self) -> bool {
-        true
-    }
 }

@@ -1,6 +1,7 @@
 //! Chain validation for `tls_client_auth` (RFC 8705 §2.1): the presented chain must lead to a
 //! configured trust anchor, every certificate must be within its validity period, and the leaf
-//! must carry the clientAuth extended key usage when it has an EKU extension at all.
+//! must carry the clientAuth extended key usage when it has an EKU extension at all. webpki
+//! builds and verifies the path; [`super::path_checks`] adds the RFC 5280 rules it leaves out.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};
 
+use super::path_checks::check_path;
 use super::{certs_from_pem, ClientCertificate, SpkiPin};
 
 /// The CAs certbound trusts to issue client certificates.
@@ -29,6 +31,16 @@ pub enum ChainError {
     PinMismatch,
     #[error("certificate is not for client authentication")]
     WrongUsage,
+    #[error("a serial number is not a positive DER INTEGER of at most 20 octets")]
+    BadSerial,
+    #[error("a key in the chain is too weak (RSA below 2048 bits or an unapproved curve)")]
+    WeakKey,
+    #[error("the certificate's keyUsage does not allow digitalSignature")]
+    LeafKeyUsage,
+    #[error("an intermediate CA's keyUsage does not allow keyCertSign")]
+    CaKeyUsage,
+    #[error("an end-entity certificate carries nameConstraints")]
+    NameConstraintsOnLeaf,
     #[error("chain is invalid: {0}")]
     Invalid(String),
 }
@@ -98,23 +110,29 @@ impl TrustStore {
                 Err(webpki::Error::UnknownIssuer)
             }
         };
-        leaf.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &self.anchors,
-            &chain[1..],
-            time,
-            KeyUsage::client_auth(),
-            None,
-            Some(&pin_check),
-        )
-        .map(|_| ())
-        .map_err(|e| match e {
-            webpki::Error::CertExpired { .. } => ChainError::Expired,
-            webpki::Error::CertNotValidYet { .. } => ChainError::NotYetValid,
-            webpki::Error::UnknownIssuer if !ca_pins.is_empty() => ChainError::PinMismatch,
-            webpki::Error::UnknownIssuer => ChainError::UntrustedIssuer,
-            webpki::Error::RequiredEkuNotFoundContext(_) => ChainError::WrongUsage,
-            other => ChainError::Invalid(format!("{other:?}")),
-        })
+        let path = leaf
+            .verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &self.anchors,
+                &chain[1..],
+                time,
+                KeyUsage::client_auth(),
+                None,
+                Some(&pin_check),
+            )
+            .map_err(webpki_error(ca_pins))?;
+        check_path(&chain[0], path.intermediate_certificates().map(|c| c.der()))
+    }
+}
+
+/// webpki's verdict in our terms.
+fn webpki_error(ca_pins: &[SpkiPin]) -> impl Fn(webpki::Error) -> ChainError + '_ {
+    move |e| match e {
+        webpki::Error::CertExpired { .. } => ChainError::Expired,
+        webpki::Error::CertNotValidYet { .. } => ChainError::NotYetValid,
+        webpki::Error::UnknownIssuer if !ca_pins.is_empty() => ChainError::PinMismatch,
+        webpki::Error::UnknownIssuer => ChainError::UntrustedIssuer,
+        webpki::Error::RequiredEkuNotFoundContext(_) => ChainError::WrongUsage,
+        other => ChainError::Invalid(format!("{other:?}")),
     }
 }

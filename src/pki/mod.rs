@@ -6,6 +6,7 @@
 pub mod chain;
 pub mod dev;
 pub mod dn;
+mod path_checks;
 
 use std::net::IpAddr;
 

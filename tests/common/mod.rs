@@ -5,6 +5,7 @@
 pub mod chromium;
 pub mod dpop;
 pub mod flow;
+pub mod hostile;
 pub mod keys;
 pub mod openbanking;
 pub mod tpp;
@@ -310,6 +311,42 @@ pub fn http_client(
         Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
         None => builder.with_no_client_auth(),
     };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .resolve("localhost", addr)
+        .build()
+        .unwrap()
+}
+
+/// Presents one certificate chain whatever the server asks, without rustls checking it first:
+/// for chains a well-behaved client library would refuse to send.
+#[derive(Debug)]
+pub struct Fixed(pub Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Fixed {
+    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Like [`http_client`], presenting `chain` as it is.
+pub fn http_client_presenting(
+    pki: &PkiLayout,
+    addr: SocketAddr,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> reqwest::Client {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let key = provider.key_provider.load_private_key(key).unwrap();
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, key));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots(pki))
+        .with_client_cert_resolver(Arc::new(Fixed(certified)));
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
         .resolve("localhost", addr)
