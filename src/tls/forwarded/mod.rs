@@ -3,13 +3,15 @@
 //!
 //! Fail closed: a certificate header is honoured only from a configured trusted proxy (by
 //! address, or better by the proxy's own client certificate) and only in the one format
-//! configured for the listener. A request carrying any known certificate header from anyone
+//! configured for the listener. A request carrying any header that is or looks like a
+//! certificate header ([`KNOWN_CERTIFICATE_HEADERS`], `headers`) from anyone
 //! else is refused with 400, so a misconfiguration is visible instead of silently exploitable
 //! (Keycloak CVE-2024-10039).
 
 mod codec;
 mod config;
 mod error;
+mod headers;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,21 +26,7 @@ use crate::pki::{ClientCertificate, Thumbprint, MAX_CHAIN_LEN};
 pub use codec::{decode, encode};
 pub use config::{ForwardFormat, ForwardingConfig, IpNet};
 pub use error::ForwardError;
-
-/// Header names proxies use for client certificates. Any of them on a request from an untrusted
-/// peer is refused.
-const KNOWN_HEADERS: [HeaderName; 10] = [
-    HeaderName::from_static("client-cert"),
-    HeaderName::from_static("client-cert-chain"),
-    HeaderName::from_static("x-forwarded-client-cert"),
-    HeaderName::from_static("x-amzn-mtls-clientcert"),
-    HeaderName::from_static("x-amzn-mtls-clientcert-leaf"),
-    HeaderName::from_static("x-ssl-client-cert"),
-    HeaderName::from_static("x-ssl-client-der"),
-    HeaderName::from_static("x-ssl-cert"),
-    HeaderName::from_static("x-client-cert"),
-    HeaderName::from_static("ssl-client-cert"),
-];
+pub use headers::KNOWN_CERTIFICATE_HEADERS;
 
 /// Bound on forwarded certificates kept parsed, keyed by the header value.
 const PARSED_CACHE_ENTRIES: usize = 1024;
@@ -131,9 +119,8 @@ impl Forwarding {
         headers: &HeaderMap,
     ) -> Result<PeerCertificate, ForwardError> {
         let trusted = self.is_trusted(peer, native);
-        let has_header = headers.contains_key(&self.header) || KNOWN_HEADERS.iter().any(|h| headers.contains_key(h));
         if !trusted {
-            return if has_header {
+            return if headers.contains_key(&self.header) || headers::any_certificate_header(headers) {
                 Err(ForwardError::UntrustedPeer)
             } else {
                 Ok(native.clone())
