@@ -240,13 +240,15 @@ async fn one_method_per_request(db: Db) {
         (400, Some("invalid_request")),
         "{body}"
     );
-    // The certificate and a Basic header.
-    let (status, _, body) = send(tpp1.clone(), cc("tpp1"), true).await;
+    // The certificate and a Basic header: an attempt through the Authorization header is a
+    // 401 with a challenge (RFC 6749 §5.2).
+    let (status, challenge, body) = send(tpp1.clone(), cc("tpp1"), true).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
+        (401, Some("invalid_client")),
         "{body}"
     );
+    assert_eq!(challenge.as_deref(), Some(r#"Basic realm="certbound""#));
     // An assertion and a Basic header.
     let mut assertion_and_basic = cc("pk1");
     assertion_and_basic.push(("client_assertion_type", ASSERTION_TYPE.into()));
@@ -254,12 +256,13 @@ async fn one_method_per_request(db: Db) {
         "client_assertion",
         key.sign(Some("JWT"), &assertion_claims("pk1", json!(issuer), 60)),
     ));
-    let (status, _, body) = send(env.http(None), assertion_and_basic, true).await;
+    let (status, challenge, body) = send(env.http(None), assertion_and_basic, true).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
+        (401, Some("invalid_client")),
         "{body}"
     );
+    assert_eq!(challenge.as_deref(), Some(r#"Basic realm="certbound""#));
     // A Basic header alone: a method certbound does not accept; the 401 carries a challenge.
     let (status, challenge, body) = send(env.http(None), cc("tpp1"), true).await;
     assert_eq!(

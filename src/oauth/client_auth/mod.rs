@@ -120,7 +120,13 @@ pub async fn authenticate(
                 client_id = form.get("client_id").unwrap_or("-"),
                 "more than one authentication method"
             );
-            OAuthError::InvalidRequest("a request must use one client authentication method only")
+            // RFC 6749 §5.2: an attempt through the Authorization header is answered with 401
+            // and a challenge.
+            if presented.authorization_header {
+                OAuthError::InvalidClientChallenge
+            } else {
+                OAuthError::InvalidRequest("a request must use one client authentication method only")
+            }
         }
         Failure::Internal(e) => e,
     })
