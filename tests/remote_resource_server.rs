@@ -11,7 +11,7 @@ use axum::Router;
 use base64::Engine;
 use certbound::jose::{KeyEncryptionKey, SigningAlg};
 use certbound::oauth::signing_keys as keys;
-use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
+use certbound::rs::remote::{RemoteAuthority, RemoteConfig, Revocation, RevocationPoll};
 use certbound::rs::{ApiKeys, Authenticated, Guard, Policy};
 use certbound::store::Store;
 use certbound::tls::Forwarding;
@@ -35,9 +35,11 @@ async fn remote_guard_follows_the_authorization_server(db: Db) {
             rs_cert.cert_pem.clone().into_bytes(),
             rs_cert.key_pem.clone().into_bytes(),
         )),
-        client_id: Some("rs".into()),
-        revocations_uri: Some(env.url("/revocations")),
-        revocation_poll: Duration::from_millis(200),
+        revocation: Revocation::Poll(RevocationPoll::new(
+            env.url("/revocations"),
+            "rs",
+            Duration::from_millis(200),
+        )),
         min_jwks_refresh: Duration::from_secs(1),
     })
     .await

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 use axum::Router;
 use certbound::pki::certs_from_pem;
-use certbound::rs::remote::{RemoteAuthority, RemoteConfig};
+use certbound::rs::remote::{RemoteAuthority, RemoteConfig, Revocation, RevocationPoll};
 use certbound::rs::{Authenticated, Guard, Policy};
 use certbound::tls::Forwarding;
 use rustls_pki_types::pem::PemObject;
@@ -135,9 +135,11 @@ async fn the_guard_runs_in_a_plain_axum_app_against_a_separate_authorization_ser
         jwks_uri: format!("{issuer}/jwks"),
         ca_pem: std::fs::read(pki.join("ca.pem")).unwrap(),
         identity: Some((read("rs.pem"), read("rs.key"))),
-        client_id: Some("rs".into()),
-        revocations_uri: Some(format!("{mtls}/revocations")),
-        revocation_poll: Duration::from_millis(200),
+        revocation: Revocation::Poll(RevocationPoll::new(
+            format!("{mtls}/revocations"),
+            "rs",
+            Duration::from_millis(200),
+        )),
         min_jwks_refresh: Duration::from_secs(1),
     })
     .await

@@ -95,6 +95,16 @@ pub(super) fn check_client_not_disabled(revocations: &Revocations, token: &Verif
     }
 }
 
+/// Remote mode: a revocation list past its bound cannot tell a revoked token from a good one,
+/// so tokens are refused until it is fresh again (unless the operator chose to keep serving).
+pub(super) fn check_revocations_fresh(revocations: &Revocations) -> Result<(), RsError> {
+    if revocations.refuses_tokens() {
+        Err(RsError::RevocationsStale)
+    } else {
+        Ok(())
+    }
+}
+
 pub(super) fn check_not_revoked(revocations: &Revocations, token: &Verified) -> Result<(), RsError> {
     if revocations.contains(&token.jti, token.grant_id.as_deref()) {
         Err(RsError::InvalidToken("the access token was revoked"))

@@ -24,6 +24,9 @@ pub enum RsError {
     InsufficientScope(String),
     /// A store the check depends on did not answer; logged, the caller sees a 503.
     Unavailable(String),
+    /// Remote mode: the revocation list is past its bound (logged once when it turned stale);
+    /// the caller sees a 503 and may retry.
+    RevocationsStale,
     /// Logged; the caller sees only a 500.
     Internal(String),
 }
@@ -70,6 +73,13 @@ impl IntoResponse for Refusal {
             RsError::Unavailable(detail) => {
                 tracing::error!(error = %detail, "resource server dependency unavailable");
                 return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            RsError::RevocationsStale => {
+                let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                return response;
             }
             RsError::Internal(detail) => {
                 tracing::error!(error = %detail, "resource server error");

@@ -23,6 +23,7 @@ mod checks;
 mod dpop;
 mod error;
 pub mod gateway;
+pub mod health;
 mod incoming;
 mod layer;
 mod policy;
@@ -174,6 +175,7 @@ impl Guard {
         let now = crate::now();
         check_no_token_in_query(request.query)?;
         let (scheme, token) = access_token(request.headers)?;
+        check_revocations_fresh(&self.0.revocations)?;
         let verified = self.verified(token, now).await?;
         check_not_expired(&verified, now)?;
         check_not_revoked(&self.0.revocations, &verified)?;

@@ -4,15 +4,19 @@
 //! The JWKS is fetched at start, every few minutes, and when a token names an unknown `kid`
 //! (the AS rotated) — at most once per `min_jwks_refresh`, so a flood of made-up kids cannot
 //! hammer the AS. Revocations are polled (`POST /revocations`, authenticated by mTLS as a client
-//! registered with `--introspect`) every `revocation_poll`: a revoked token is refused within that
-//! delay, and the hot path stays free of network calls.
+//! registered with `--introspect`) every [`RevocationPoll::every`]: a revoked token is refused
+//! within that delay, and the hot path stays free of network calls. A list older than
+//! [`RevocationPoll::max_age`] is stale ([`WhenStale`]); [`super::health::router`] serves `/readyz` and metrics
+//! that show it. Running without revocation takes an explicit [`Revocation::Off`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::Value;
 
+pub use super::revocations::WhenStale;
 use super::Revocations;
 use crate::jose::profile::ACCESS_TOKEN;
 use crate::jose::{Expect, TokenError, Verifier};
@@ -27,13 +31,47 @@ pub struct RemoteConfig {
     pub ca_pem: Vec<u8>,
     /// The RS's own certificate and key (PEM), for the revocation list.
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
-    /// `client_id` of the RS at the AS, and the revocation-list URL; without them revocations
-    /// are not tracked.
-    pub client_id: Option<String>,
-    pub revocations_uri: Option<String>,
-    pub revocation_poll: Duration,
+    pub revocation: Revocation,
     pub min_jwks_refresh: Duration,
 }
+
+/// Where a remote guard learns which tokens were revoked.
+#[derive(Debug, Clone)]
+pub enum Revocation {
+    /// Poll the AS's revocation list.
+    Poll(RevocationPoll),
+    /// No revocation at all: a revoked token works until it expires. Never the default: a
+    /// deployment has to say so.
+    Off,
+}
+
+/// Polling the AS's revocation list (`POST`, mTLS with `identity`, as `client_id`).
+#[derive(Debug, Clone)]
+pub struct RevocationPoll {
+    pub uri: String,
+    pub client_id: String,
+    pub every: Duration,
+    /// Older than this, the list is stale: `/readyz` says not ready and the guard does what
+    /// `when_stale` says.
+    pub max_age: Duration,
+    pub when_stale: WhenStale,
+}
+
+impl RevocationPoll {
+    /// Polls every `every`; stale after five missed polls (at least 10 s); refuses tokens then.
+    pub fn new(uri: impl Into<String>, client_id: impl Into<String>, every: Duration) -> Self {
+        Self {
+            uri: uri.into(),
+            client_id: client_id.into(),
+            every,
+            max_age: (every * 5).max(Duration::from_secs(10)),
+            when_stale: WhenStale::Refuse,
+        }
+    }
+}
+
+/// Keys are polled this often when revocations are off.
+const KEY_POLL_WITHOUT_REVOCATION: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -41,6 +79,8 @@ pub enum RemoteError {
     Tls(String),
     #[error("{0}: {1}")]
     Fetch(String, String),
+    #[error("configuration: {0}")]
+    Config(&'static str),
 }
 
 /// The remote authorization server, as seen by a resource server.
@@ -54,8 +94,22 @@ pub struct RemoteAuthority {
 }
 
 impl RemoteAuthority {
-    /// Fetches the JWKS once (failing if it cannot) and starts the background refreshers.
+    /// Fetches the JWKS (failing if it cannot) and the revocation list once, and starts the
+    /// background refreshers. A revocation list that cannot be fetched yet does not stop the
+    /// start: the guard is not ready, and refuses tokens, until it can.
     pub async fn connect(config: RemoteConfig) -> Result<Arc<Self>, RemoteError> {
+        let revocations = match &config.revocation {
+            Revocation::Poll(_) if config.identity.is_none() => {
+                return Err(RemoteError::Config(
+                    "polling the revocation list needs the resource server's certificate (identity)",
+                ))
+            }
+            Revocation::Poll(poll) => Revocations::bounded(poll.max_age, poll.when_stale),
+            Revocation::Off => {
+                tracing::warn!("revocation is off: revoked tokens are accepted until they expire");
+                Revocations::default()
+            }
+        };
         let http = HttpsClient::new(&config.ca_pem, config.identity.as_ref()).map_err(RemoteError::Tls)?;
         let verifier = fetch_jwks(&http, &config.jwks_uri).await?;
         let authority = Arc::new(Self {
@@ -63,9 +117,10 @@ impl RemoteAuthority {
             verifier: RwLock::new(Arc::new(verifier)),
             last_fetch: tokio::sync::Mutex::new(Instant::now()),
             fetches: AtomicU64::new(1),
-            revocations: Arc::new(Revocations::default()),
+            revocations: Arc::new(revocations),
             config,
         });
+        authority.poll_revocations().await;
         tokio::spawn(refresh_periodically(Arc::downgrade(&authority)));
         Ok(authority)
     }
@@ -74,8 +129,12 @@ impl RemoteAuthority {
         &self.config.issuer
     }
 
+    /// How often revocations (and with them API keys) are refreshed.
     pub fn revocation_poll(&self) -> Duration {
-        self.config.revocation_poll
+        match &self.config.revocation {
+            Revocation::Poll(poll) => poll.every,
+            Revocation::Off => KEY_POLL_WITHOUT_REVOCATION,
+        }
     }
 
     pub fn revocations(&self) -> Arc<Revocations> {
@@ -137,41 +196,55 @@ impl RemoteAuthority {
         }
     }
 
+    /// One poll. Only a complete list replaces the one held: anything else (an error, a body
+    /// that is not the list) counts as a failure and leaves the list to age.
     async fn poll_revocations(&self) {
-        let (Some(uri), Some(client_id)) = (&self.config.revocations_uri, &self.config.client_id) else {
+        let Revocation::Poll(poll) = &self.config.revocation else {
             return;
         };
         let body = form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_id", client_id)
+            .append_pair("client_id", &poll.client_id)
             .finish();
-        match self.http.fetch(uri, Some(body)).await {
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                Ok(doc) => {
-                    let list = |name: &str, field: &'static str| {
-                        doc[name]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(move |r| r[field].as_str().map(String::from))
-                    };
-                    let disabled = doc["disabled_clients"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|c| c.as_str().map(String::from));
-                    self.revocations
-                        .replace(list("revoked", "jti"), list("revoked_grants", "grant_id"), disabled);
-                }
-                Err(e) => tracing::warn!(error = %e, "revocation list is not JSON"),
-            },
-            Err(e) => tracing::warn!(error = %e, "polling the revocation list failed"),
+        let list = self
+            .http
+            .fetch(&poll.uri, Some(body))
+            .await
+            .and_then(|bytes| serde_json::from_slice::<RevocationList>(&bytes).map_err(|e| e.to_string()));
+        match list {
+            Ok(list) => self.revocations.replace(
+                list.revoked.into_iter().map(|r| r.jti),
+                list.revoked_grants.into_iter().map(|g| g.grant_id),
+                list.disabled_clients,
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "polling the revocation list failed");
+                self.revocations.refresh_failed();
+            }
         }
     }
 }
 
+/// The body of `POST /revocations`, every field required.
+#[derive(Deserialize)]
+struct RevocationList {
+    revoked: Vec<RevokedToken>,
+    revoked_grants: Vec<RevokedGrant>,
+    disabled_clients: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RevokedToken {
+    jti: String,
+}
+
+#[derive(Deserialize)]
+struct RevokedGrant {
+    grant_id: String,
+}
+
 /// Keys every five minutes, revocations every `revocation_poll`, until the authority is dropped.
 async fn refresh_periodically(authority: std::sync::Weak<RemoteAuthority>) {
-    let Some(poll) = authority.upgrade().map(|a| a.config.revocation_poll) else {
+    let Some(poll) = authority.upgrade().map(|a| a.revocation_poll()) else {
         return;
     };
     let mut tick = tokio::time::interval(poll.max(Duration::from_millis(50)));
@@ -199,4 +272,26 @@ async fn fetch_jwks(http: &HttpsClient, uri: &str) -> Result<Verifier, RemoteErr
         .as_array()
         .ok_or_else(|| RemoteError::Fetch(uri.into(), "no keys".into()))?;
     Verifier::from_jwks(keys, true).map_err(|e| RemoteError::Fetch(uri.into(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RevocationList;
+
+    /// An answer that is not the whole list (an error body, a truncated document) must not
+    /// replace the list held with an empty one.
+    #[test]
+    fn only_a_complete_list_parses() {
+        let complete = r#"{"revoked":[{"jti":"a","exp":1}],"revoked_grants":[],"disabled_clients":["c"]}"#;
+        let list: RevocationList = serde_json::from_str(complete).unwrap();
+        assert_eq!((list.revoked[0].jti.as_str(), list.disabled_clients.len()), ("a", 1));
+        for partial in [
+            "{}",
+            r#"{"error":"invalid_client"}"#,
+            r#"{"revoked":[],"revoked_grants":[]}"#,
+            r#"{"revoked":[{"exp":1}],"revoked_grants":[],"disabled_clients":[]}"#,
+        ] {
+            assert!(serde_json::from_str::<RevocationList>(partial).is_err(), "{partial}");
+        }
+    }
 }

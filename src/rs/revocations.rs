@@ -2,13 +2,21 @@
 //! resource server: the authorization server's change poller in its own process, the
 //! revocation-list poller in remote mode. A disabled client's tokens are refused for as long as
 //! it stays disabled.
+//!
+//! In remote mode the list can go stale (the AS unreachable, its answers garbage): past a bound
+//! the guard either refuses tokens until the list is fresh again (the default, fail closed) or,
+//! if the operator chose so, keeps serving on the old list. Either way it is visible: the age is
+//! exposed for `/readyz` and metrics, and the transition is logged.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 pub struct Revocations {
     lists: RwLock<Lists>,
+    freshness: Option<Freshness>,
 }
 
 #[derive(Debug, Default)]
@@ -18,7 +26,44 @@ struct Lists {
     disabled_clients: HashSet<String>,
 }
 
+/// What a guard does once its revocation list is older than the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenStale {
+    /// Refuse every token (503) until a poll succeeds: no revoked token gets through.
+    #[default]
+    Refuse,
+    /// Keep serving on the last list; only `/readyz` and the metrics show it.
+    KeepServing,
+}
+
+/// How old the list may get, measured from a monotonic start.
+#[derive(Debug)]
+struct Freshness {
+    start: Instant,
+    max_age: Duration,
+    when_stale: WhenStale,
+    /// Milliseconds after `start` of the last successful update, plus one (0: never).
+    updated: AtomicU64,
+    failures: AtomicU64,
+    reported_stale: AtomicBool,
+}
+
 impl Revocations {
+    /// A list that must be refreshed at least every `max_age` (remote mode).
+    pub fn bounded(max_age: Duration, when_stale: WhenStale) -> Self {
+        Self {
+            lists: RwLock::default(),
+            freshness: Some(Freshness {
+                start: Instant::now(),
+                max_age,
+                when_stale,
+                updated: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                reported_stale: AtomicBool::new(false),
+            }),
+        }
+    }
+
     /// Replaces the lists: revoked access tokens by `jti`, revoked grants by id, and disabled
     /// clients by `client_id`.
     pub fn replace(
@@ -33,6 +78,57 @@ impl Revocations {
             disabled_clients: disabled_clients.into_iter().collect(),
         };
         *self.lists.write().unwrap_or_else(|e| e.into_inner()) = lists;
+        if let Some(f) = &self.freshness {
+            f.updated
+                .store(f.start.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+            if f.reported_stale.swap(false, Ordering::Relaxed) {
+                tracing::info!("revocation list is fresh again");
+            }
+        }
+    }
+
+    /// Records a failed refresh; logs once when the list turns stale.
+    pub fn refresh_failed(&self) {
+        if let Some(f) = &self.freshness {
+            f.failures.fetch_add(1, Ordering::Relaxed);
+            if self.is_stale() && !f.reported_stale.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    max_age_ms = f.max_age.as_millis() as u64,
+                    when_stale = ?f.when_stale,
+                    "revocation list is stale"
+                );
+            }
+        }
+    }
+
+    /// Time since the last successful update; `None` if never updated or not tracked.
+    pub fn age(&self) -> Option<Duration> {
+        let f = self.freshness.as_ref()?;
+        match f.updated.load(Ordering::Relaxed) {
+            0 => None,
+            updated => Some(f.start.elapsed().saturating_sub(Duration::from_millis(updated - 1))),
+        }
+    }
+
+    /// Failed refreshes since start.
+    pub fn failures(&self) -> u64 {
+        self.freshness
+            .as_ref()
+            .map_or(0, |f| f.failures.load(Ordering::Relaxed))
+    }
+
+    /// Older than its bound, or never fetched. A list kept by the AS itself is never stale.
+    pub fn is_stale(&self) -> bool {
+        self.freshness
+            .as_ref()
+            .is_some_and(|f| self.age().is_none_or(|age| age > f.max_age))
+    }
+
+    /// Whether tokens must be refused because the list is stale.
+    pub fn refuses_tokens(&self) -> bool {
+        self.freshness
+            .as_ref()
+            .is_some_and(|f| f.when_stale == WhenStale::Refuse && self.is_stale())
     }
 
     /// Whether the client was disabled by an operator.
@@ -45,5 +141,42 @@ impl Revocations {
     pub fn contains(&self, jti: &str, grant_id: Option<&str>) -> bool {
         let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
         lists.jtis.contains(jti) || grant_id.is_some_and(|g| lists.grants.contains(g))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none() -> std::iter::Empty<String> {
+        std::iter::empty()
+    }
+
+    #[test]
+    fn a_local_list_is_never_stale() {
+        let local = Revocations::default();
+        assert!(!local.is_stale() && !local.refuses_tokens());
+        local.refresh_failed();
+        assert!(!local.is_stale());
+    }
+
+    #[test]
+    fn a_bounded_list_is_stale_until_fetched_and_after_its_bound() {
+        let list = Revocations::bounded(Duration::from_millis(50), WhenStale::Refuse);
+        assert!(list.is_stale() && list.refuses_tokens(), "never fetched");
+        list.replace(none(), none(), none());
+        assert!(!list.is_stale() && !list.refuses_tokens());
+        std::thread::sleep(Duration::from_millis(80));
+        list.refresh_failed();
+        assert!(list.is_stale() && list.refuses_tokens());
+        assert_eq!(list.failures(), 1);
+        list.replace(none(), none(), none());
+        assert!(!list.refuses_tokens());
+    }
+
+    #[test]
+    fn keep_serving_is_stale_but_does_not_refuse() {
+        let list = Revocations::bounded(Duration::from_millis(1), WhenStale::KeepServing);
+        assert!(list.is_stale() && !list.refuses_tokens());
     }
 }

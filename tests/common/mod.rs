@@ -354,6 +354,22 @@ pub fn http_client_presenting(
         .unwrap()
 }
 
+/// Serves `app` over TLS (the dev server certificate, client certificates requested) on a
+/// loopback port until the test ends.
+pub async fn serve_tls(pki: &PkiLayout, app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = certbound::tls::server_config(&pki.server_cert(), &pki.server_key(), true).unwrap();
+    tokio::spawn(certbound::tls::serve(
+        listener,
+        tls,
+        Arc::new(certbound::tls::forwarded::Forwarding::default()),
+        app,
+        std::future::pending::<()>(),
+    ));
+    addr
+}
+
 pub fn roots(pki: &PkiLayout) -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     for cert in certbound::pki::certs_from_pem(&std::fs::read(pki.ca_cert()).unwrap()).unwrap() {
