@@ -2,9 +2,11 @@
 //! client has been seen. Every node clears it when the store's `clients` revision changes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::client_keys::ClientKeySet;
+use super::miss_limit::{MissKey, MissLimiter};
 use crate::domain::Client;
 use crate::pki::{DistinguishedName, Thumbprint};
 use crate::store::{Store, StoreError, UnknownIds};
@@ -71,6 +73,8 @@ pub struct ClientCache {
     clients: RwLock<HashMap<String, Arc<CachedClient>>>,
     /// Cleared with the rest when clients change.
     unknown: UnknownIds,
+    misses: MissLimiter,
+    store_reads: AtomicU64,
 }
 
 impl ClientCache {
@@ -79,17 +83,52 @@ impl ClientCache {
             store,
             clients: RwLock::new(HashMap::new()),
             unknown: UnknownIds::default(),
+            misses: MissLimiter::default(),
+            store_reads: AtomicU64::new(0),
         }
     }
 
-    /// The client, from memory or else the store.
+    /// The client, from memory or else the store, for an id the server itself recorded (a
+    /// pushed request's, a token's).
     pub async fn get(&self, client_id: &str) -> Result<Option<Arc<CachedClient>>, StoreError> {
+        match self.cached(client_id) {
+            Some(known) => Ok(known),
+            None => self.read_store(client_id).await,
+        }
+    }
+
+    /// The same for an id a requester chose: a store read counts against `asking`'s budget
+    /// ([`MissLimiter`]); past it the id counts as unknown.
+    pub async fn get_asked_by(
+        &self,
+        client_id: &str,
+        asking: MissKey,
+    ) -> Result<Option<Arc<CachedClient>>, StoreError> {
+        match self.cached(client_id) {
+            Some(known) => Ok(known),
+            None if self.misses.allow(asking, std::time::Instant::now()) => self.read_store(client_id).await,
+            None => {
+                tracing::debug!(?asking, "client lookup refused: too many unknown client ids");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Store reads made so far (for tests and metrics).
+    pub fn store_reads(&self) -> u64 {
+        self.store_reads.load(Ordering::Relaxed)
+    }
+
+    /// `Some` when memory knows: the client, or that there is none.
+    fn cached(&self, client_id: &str) -> Option<Option<Arc<CachedClient>>> {
         if let Some(found) = read(&self.clients).get(client_id) {
-            return Ok(Some(found.clone()));
+            return Some(Some(found.clone()));
         }
-        if self.unknown.contains(client_id) {
-            return Ok(None);
-        }
+        self.unknown.contains(client_id).then_some(None)
+    }
+
+    async fn read_store(&self, client_id: &str) -> Result<Option<Arc<CachedClient>>, StoreError> {
+        self.store_reads.fetch_add(1, Ordering::Relaxed);
         let Some(client) = self.store.get_client(client_id).await? else {
             self.unknown.remember(client_id);
             return Ok(None);

@@ -18,6 +18,7 @@ pub mod interaction;
 pub mod introspect;
 pub mod issue;
 pub mod metadata;
+pub mod miss_limit;
 pub mod par;
 pub mod params;
 pub mod refresh_token;

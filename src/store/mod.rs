@@ -147,29 +147,52 @@ async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) ->
     Ok(())
 }
 
-/// Ids the store answered "no such row" for, so a peer cycling made-up ids cannot turn every
-/// request into a database read. Bounded: cleared when full, and by its owner when the rows it
-/// stands for change.
+/// Ids the store answered "no such row" for, so a peer repeating made-up ids cannot turn every
+/// request into a database read. Bounded: the oldest are forgotten first when full (never all at
+/// once, which would let a flood of fresh ids reopen every old one), each is forgotten after
+/// `TTL`, and all by the owner when the rows they stand for change.
 #[derive(Debug, Default)]
-pub struct UnknownIds(std::sync::RwLock<std::collections::HashSet<String>>);
+pub struct UnknownIds(std::sync::RwLock<UnknownInner>);
+
+#[derive(Debug, Default)]
+struct UnknownInner {
+    seen: std::collections::HashMap<std::sync::Arc<str>, std::time::Instant>,
+    order: std::collections::VecDeque<std::sync::Arc<str>>,
+}
 
 impl UnknownIds {
     const MAX: usize = 10_000;
+    const TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
     pub fn contains(&self, id: &str) -> bool {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(id)
+        let inner = self.0.read().unwrap_or_else(|e| e.into_inner());
+        inner.seen.get(id).is_some_and(|at| at.elapsed() < Self::TTL)
     }
 
     pub fn remember(&self, id: &str) {
-        let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
-        if ids.len() >= Self::MAX {
-            ids.clear();
+        let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let id: std::sync::Arc<str> = id.into();
+        if inner.seen.insert(id.clone(), std::time::Instant::now()).is_some() {
+            return;
         }
-        ids.insert(id.to_string());
+        inner.order.push_back(id);
+        while inner.order.len() > Self::MAX {
+            if let Some(oldest) = inner.order.pop_front() {
+                inner.seen.remove(&oldest);
+            }
+        }
     }
 
     pub fn clear(&self) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = UnknownInner::default();
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -197,4 +220,24 @@ fn int(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod unknown_ids_tests {
+    use super::UnknownIds;
+
+    #[test]
+    fn the_oldest_go_first_and_the_rest_stay() {
+        let ids = UnknownIds::default();
+        for i in 0..(UnknownIds::MAX + 100) {
+            ids.remember(&format!("made-up-{i}"));
+        }
+        assert_eq!(ids.len(), UnknownIds::MAX);
+        assert!(!ids.contains("made-up-0") && !ids.contains("made-up-99"));
+        assert!(ids.contains("made-up-100") && ids.contains(&format!("made-up-{}", UnknownIds::MAX + 99)));
+        ids.remember("made-up-100");
+        assert_eq!(ids.len(), UnknownIds::MAX, "remembering twice takes one place");
+        ids.clear();
+        assert!(ids.is_empty());
+    }
 }

@@ -149,7 +149,7 @@ async fn run(state: &Shared, presented: &Presented, form: &OAuthForm) -> Result<
     let client_id = client_id(form).ok_or(AuthFailure::MissingClientId)?;
     let client = state
         .clients
-        .get(&client_id)
+        .get_asked_by(&client_id, presented.asking())
         .await
         .map_err(|e| Failure::Internal(OAuthError::internal(e)))?
         .ok_or(AuthFailure::UnknownClient)?;

@@ -6,21 +6,38 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 
-use crate::tls::PeerCertificate;
+use crate::oauth::miss_limit::MissKey;
+use crate::tls::{ClientAddr, PeerCertificate};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Presented {
     pub certificate: PeerCertificate,
     pub authorization_header: bool,
+    /// The address the request came from (the proxy's, behind one).
+    pub peer: std::net::IpAddr,
+}
+
+impl Presented {
+    /// Who is asking, for rate limits: the certificate if any, else the address.
+    pub fn asking(&self) -> MissKey {
+        match self.certificate.get() {
+            Some(cert) => MissKey::Certificate(*cert.thumbprint().as_bytes()),
+            None => MissKey::Address(self.peer),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Presented {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
             certificate: parts.extensions.get::<PeerCertificate>().cloned().unwrap_or_default(),
             authorization_header: parts.headers.contains_key(header::AUTHORIZATION),
+            peer: ClientAddr::from_request_parts(parts, state)
+                .await
+                .unwrap_or_else(|e| match e {})
+                .0,
         })
     }
 }
