@@ -14,7 +14,7 @@ use crate::domain::scope::is_scope_token;
 use crate::domain::SenderBinding;
 use crate::jose::{KekSource, SigningAlg};
 use crate::tls::forwarded::{Forwarding, ForwardingConfig};
-use crate::tls::TlsProfile;
+use crate::tls::{Limits, LimitsConfig, TlsProfile};
 
 mod secret;
 pub use secret::{kek_beside_database, DatabaseUrl, Secret};
@@ -59,6 +59,8 @@ pub struct FileConfig {
     pub authorization_details_types: Option<BTreeMap<String, PathBuf>>,
     /// `fapi2` (default: TLS 1.3, and TLS 1.2 with FAPI 2.0's four suites) or `modern` (TLS 1.3).
     pub tls_profile: Option<String>,
+    /// Connections, body and idle timeouts, HTTP/2 streams, header size, per listener.
+    pub limits: Option<LimitsConfig>,
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -122,6 +124,7 @@ pub struct Settings {
     pub dpop_replay_redis: Option<String>,
     pub authorization_details_types: BTreeMap<String, PathBuf>,
     pub tls_profile: TlsProfile,
+    pub limits: Limits,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -350,6 +353,8 @@ impl Settings {
             dpop_replay_redis,
             authorization_details_types: file.authorization_details_types.unwrap_or_default(),
             tls_profile,
+            limits: Limits::from_config(&file.limits.unwrap_or_default())
+                .map_err(|e| ConfigError::Invalid("limits", e))?,
         })
     }
 }

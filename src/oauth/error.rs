@@ -10,6 +10,9 @@ pub enum OAuthError {
     InvalidRequest(&'static str),
     #[error("request body too large")]
     RequestTooLarge,
+    /// The body did not arrive within the listener's body timeout (a slow or stalled client).
+    #[error("request body timed out")]
+    RequestTimeout,
     /// Deliberately without detail: the reason is logged with the certificate.
     #[error("invalid_client")]
     InvalidClient,
@@ -60,6 +63,11 @@ impl OAuthError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
                 Some("request body too large"),
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                Some("the request body did not arrive in time"),
             ),
             Self::InvalidClient | Self::InvalidClientChallenge => (
                 StatusCode::UNAUTHORIZED,

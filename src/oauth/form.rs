@@ -17,6 +17,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub enum FormError {
     ContentType,
     TooLarge,
+    /// The body did not arrive within the listener's body timeout.
+    Timeout,
     Malformed(&'static str),
 }
 
@@ -27,6 +29,7 @@ impl From<FormError> for OAuthError {
                 OAuthError::InvalidRequest("content type must be application/x-www-form-urlencoded")
             }
             FormError::TooLarge => OAuthError::RequestTooLarge,
+            FormError::Timeout => OAuthError::RequestTimeout,
             FormError::Malformed(d) => OAuthError::InvalidRequest(d),
         }
     }
@@ -111,9 +114,13 @@ impl OAuthForm {
         if declared.is_some_and(|n| n > MAX_BODY) {
             return Err(FormError::TooLarge);
         }
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| FormError::TooLarge)?;
+        let body =
+            axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|e| {
+                match crate::tls::is_body_timeout(&e) {
+                    true => FormError::Timeout,
+                    false => FormError::TooLarge,
+                }
+            })?;
         Self::parse(&body, repeatable)
     }
 }

@@ -189,7 +189,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         &settings.server_key,
         mtls_listener.is_none(),
     )?;
-    tasks.spawn(crate::tls::serve(
+    tasks.spawn(crate::tls::serve_with(
+        settings.limits,
         listener,
         main_tls,
         settings.forwarding.clone(),
@@ -199,7 +200,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     if let Some(l) = mtls_listener {
         let tls =
             crate::tls::server_config_with(settings.tls_profile, &settings.server_cert, &settings.server_key, true)?;
-        tasks.spawn(crate::tls::serve(
+        tasks.spawn(crate::tls::serve_with(
+            settings.limits,
             l,
             tls,
             settings.mtls_forwarding.clone(),

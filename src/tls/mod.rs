@@ -6,39 +6,30 @@
 //! for `self_signed_tls_client_auth`), so the verifier here accepts any certificate and the OAuth
 //! layer judges it.
 
+mod body_deadline;
 pub mod client;
 pub mod forwarded;
+pub mod limits;
 pub mod profile;
+mod serve;
 mod verifier;
 
+pub use body_deadline::{is_body_timeout, BodyTimeout};
+pub use limits::{Limits, LimitsConfig};
 pub use profile::TlsProfile;
+pub use serve::{serve, serve_with};
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::FromRequestParts;
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use crate::pki::ClientCertificate;
-use axum::response::IntoResponse;
 pub use forwarded::Forwarding;
-
-/// How long a peer may take to complete the TLS handshake or send request headers.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long shutdown waits for open connections to finish their requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The address of the peer a request arrived from (the proxy's, behind one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,82 +123,4 @@ pub fn server_config_with(
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Serves `app` over TLS until `shutdown` resolves, then stops accepting and lets open
-/// connections finish (up to a drain timeout). `forwarding` decides, per request, whether a
-/// certificate forwarded by a proxy stands for the connection's own.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Arc<ServerConfig>,
-    forwarding: Arc<Forwarding>,
-    app: Router,
-    shutdown: impl Future<Output = ()>,
-) {
-    let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let forwarding = forwarding.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let native = PeerCertificate::from_chain(stream.get_ref().1.peer_certificates(), peer);
-            let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                let cert = forwarding.resolve(peer.ip(), &native, req.headers());
-                async move {
-                    match cert {
-                        Ok(cert) => {
-                            req.extensions_mut().insert(cert);
-                            req.extensions_mut().insert(ClientAddr(peer.ip()));
-                            app.oneshot(req.map(axum::body::Body::new)).await
-                        }
-                        Err(e) => {
-                            tracing::warn!(%peer, error = %e, "refused a forwarded client certificate");
-                            Ok(e.into_response())
-                        }
-                    }
-                }
-            });
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HANDSHAKE_TIMEOUT);
-            builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("connections still open after the drain timeout; closing them");
-    }
 }

@@ -408,7 +408,16 @@ pub fn assert_invalid_client(status: u16, body: &Value) {
 /// Sends raw bytes over mutual TLS (HTTP/1.1) and returns what the server answered, up to the
 /// end of the first response or the connection.
 pub async fn raw_request(env: &TestEnv, identity: Option<&IssuedCert>, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
+    let mut tls = tls_connect(env, identity).await;
+    tls.write_all(request).await.unwrap();
+    read_response(&mut tls).await
+}
+
+pub type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A TLS connection (ALPN none: HTTP/1.1) to the mTLS listener, presenting `identity`.
+pub async fn tls_connect(env: &TestEnv, identity: Option<&IssuedCert>) -> TlsStream {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -419,8 +428,13 @@ pub async fn raw_request(env: &TestEnv, identity: Option<&IssuedCert>, request: 
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(env.addr()).await.unwrap();
-    let mut tls = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
-    tls.write_all(request).await.unwrap();
+    connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap()
+}
+
+/// Reads one HTTP/1.1 response (head and `Content-Length` body), or what came before the
+/// connection closed, waiting at most 5 s.
+pub async fn read_response(tls: &mut TlsStream) -> String {
+    use tokio::io::AsyncReadExt;
     let mut buf = vec![0u8; 64 * 1024];
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
