@@ -14,6 +14,7 @@ async fn a_flood_of_made_up_client_ids_costs_a_bounded_number_of_reads(db: Db) {
     let env = TestEnv::start(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
     let clients = &env.server().state.clients;
+    registration_seen(clients).await;
     let attacker = env.http(Some(&env.issue("attacker")));
     let before = clients.store_reads();
     let started = Instant::now();
@@ -40,4 +41,16 @@ async fn a_flood_of_made_up_client_ids_costs_a_bounded_number_of_reads(db: Db) {
     let tpp = env.http(Some(&env.issue("tpp1")));
     assert_eq!(env.token(&tpp, "tpp1", &[]).await.0, 200);
     env.finish().await;
+}
+
+/// Waits until the server's change poll has seen the registration and cleared its cache once
+/// (tpp1 read from the store twice), so no later clear forgets the unknown ids under test.
+async fn registration_seen(clients: &certbound::oauth::clients::ClientCache) {
+    let first = clients.store_reads();
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while clients.store_reads() - first < 2 {
+        assert!(Instant::now() < deadline, "the registration was never picked up");
+        clients.get("tpp1").await.unwrap().expect("tpp1 is registered");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
