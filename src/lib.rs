@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo_bank;
 pub mod domain;
+pub mod encoding;
 pub mod jose;
 pub mod oauth;
 pub mod openbanking;

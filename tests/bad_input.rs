@@ -49,6 +49,12 @@ async fn malformed_requests_get_oauth_errors(db: Db) {
             400,
         ),
         (
+            "escape with a sign instead of two hex digits",
+            form,
+            b"grant_type=client_credentials&client_id=tpp1%+9".to_vec(),
+            400,
+        ),
+        (
             "invalid UTF-8",
             form,
             b"grant_type=client_credentials&client_id=%ff%fe".to_vec(),

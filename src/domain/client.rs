@@ -129,10 +129,12 @@ impl IssuerSerial {
 
     /// The issuer name and the serial number's bytes.
     pub fn decode(&self) -> Result<(DistinguishedName, Vec<u8>), String> {
-        let serial = (0..self.serial.len())
-            .step_by(2)
-            .map(|i| self.serial.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-            .collect::<Option<Vec<u8>>>()
+        // An odd number of digits is a number with its leading zero left out ("abc" is 0x0abc).
+        let digits = match self.serial.len() % 2 {
+            1 => format!("0{}", self.serial),
+            _ => self.serial.clone(),
+        };
+        let serial = crate::encoding::unhex(&digits)
             .filter(|b| !b.is_empty())
             .ok_or("serial must be hex bytes")?;
         let dn = DistinguishedName::parse(&self.issuer).map_err(|e| e.to_string())?;

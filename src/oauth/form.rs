@@ -135,8 +135,7 @@ fn decode(input: &[u8]) -> Result<String, FormError> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = input.get(i + 1..i + 3).ok_or_else(malformed)?;
-                let hex = std::str::from_utf8(hex).map_err(|_| malformed())?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| malformed())?);
+                out.push(crate::encoding::hex_pair(hex[0], hex[1]).ok_or_else(malformed)?);
                 i += 2;
             }
             b => out.push(b),
@@ -197,7 +196,16 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_and_bad_encoding() {
-        for bad in [&b"a=1&a=2"[..], b"a=%zz", b"a=%4", b"a=%ff%fe", b"=x", b"a=%00"] {
+        for bad in [
+            &b"a=1&a=2"[..],
+            b"a=%zz",
+            b"a=%4",
+            b"a=%ff%fe",
+            b"=x",
+            b"a=%00",
+            b"a=%+9",
+            b"a=%-1",
+        ] {
             assert!(
                 OAuthForm::parse(bad, &["resource"]).is_err(),
                 "{:?}",

@@ -5,6 +5,7 @@ use base64::Engine;
 use rustls_pki_types::CertificateDer;
 
 use super::{ForwardError, ForwardFormat};
+use crate::encoding::hex;
 use crate::pki::{certs_from_pem, Thumbprint};
 
 /// Decodes a header value (and, for RFC 9440, the chain header) into a DER chain, leaf first.
@@ -73,8 +74,7 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, ForwardError> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3).ok_or(ForwardError::Unparsable)?;
-            let hex = std::str::from_utf8(hex).map_err(|_| ForwardError::Unparsable)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ForwardError::Unparsable)?);
+            out.push(crate::encoding::hex_pair(hex[0], hex[1]).ok_or(ForwardError::Unparsable)?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -165,10 +165,6 @@ pub fn encode(format: ForwardFormat, chain: &[CertificateDer<'_>]) -> Vec<(&'sta
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::chain;
@@ -180,5 +176,13 @@ mod tests {
         let encoded = &encode(ForwardFormat::AwsAlb, &chain)[0].1;
         assert!(encoded.contains('+') || encoded.contains('/') || encoded.contains('='));
         assert_eq!(decode(ForwardFormat::AwsAlb, encoded.as_bytes(), None).unwrap(), chain);
+    }
+
+    #[test]
+    fn escapes_take_exactly_two_hex_digits() {
+        assert_eq!(percent_decode("a%41").unwrap(), b"aA");
+        for bad in ["%+9", "%-1", "%4", "%zz"] {
+            assert!(percent_decode(bad).is_err(), "{bad}");
+        }
     }
 }
