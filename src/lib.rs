@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo_bank;
 pub mod domain;
 pub mod encoding;
+pub mod fuzzing;
 pub mod jose;
 pub mod oauth;
 pub mod openbanking;

@@ -79,7 +79,7 @@ pub(super) fn check_audience(accepted: &[String], aud: &Audience) -> Result<(), 
 
 /// Checked on every request, cached or not.
 pub(super) fn check_not_expired(token: &Verified, now: i64) -> Result<(), RsError> {
-    if now <= token.exp + LEEWAY as i64 {
+    if now <= token.exp.saturating_add(LEEWAY as i64) {
         Ok(())
     } else {
         Err(RsError::InvalidToken("the access token expired"))
