@@ -60,27 +60,33 @@ pub struct DistinguishedName {
 pub struct DnParseError(&'static str);
 
 impl DistinguishedName {
-    /// Reads a certificate's subject or issuer.
-    pub fn from_x509(name: &X509Name<'_>) -> Self {
+    /// Reads a certificate's subject or issuer. An attribute type that is no OID (an empty
+    /// one, say, which x509-parser lets through) is an error: such a name could be neither
+    /// written nor matched.
+    pub fn from_x509(name: &X509Name<'_>) -> Result<Self, DnParseError> {
         let rdns = name
             .iter()
             .map(|rdn| {
                 rdn.iter()
                     .map(|atv| {
+                        let oid = atv.attr_type().to_id_string();
+                        if !is_dotted_oid(&oid) {
+                            return Err(DnParseError("attribute type is not an OID"));
+                        }
                         let value = atv.attr_value();
                         let tag = value.header.tag().0;
                         let text = decode_string(tag, value.data);
-                        Ava {
-                            oid: atv.attr_type().to_id_string(),
+                        Ok(Ava {
+                            oid,
                             display: text.clone().unwrap_or_else(|| hex(value.data)),
                             text: text.map(|t| prepare(&t)),
                             raw: Some((tag, value.data.to_vec())),
-                        }
+                        })
                     })
                     .collect()
             })
-            .collect();
-        Self { rdns }
+            .collect::<Result<_, _>>()?;
+        Ok(Self { rdns })
     }
 
     /// Parses the RFC 4514 string form ("CN=tpp,O=Bank\, Ltd,C=GB": least significant first).
@@ -149,15 +155,19 @@ fn ava_matches(a: &Ava, b: &Ava) -> bool {
     }
 }
 
+/// Dotted decimal, as an OID is written in a DN string (RFC 4512 §1.4 `numericoid`).
+fn is_dotted_oid(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn attribute_oid(name: &str) -> Option<String> {
     if name.is_empty() {
         return None;
     }
     if name.chars().next()?.is_ascii_digit() {
-        let valid = name
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        return valid.then(|| name.to_string());
+        return is_dotted_oid(name).then(|| name.to_string());
     }
     let upper = name.to_ascii_uppercase();
     NAMES

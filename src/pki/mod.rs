@@ -161,8 +161,8 @@ impl ClientCertificate {
         Ok(Self {
             thumbprint: Thumbprint::of_der(leaf_der),
             chain_digest: digest.finalize().into(),
-            subject: DistinguishedName::from_x509(leaf.subject()),
-            issuer: DistinguishedName::from_x509(leaf.issuer()),
+            subject: DistinguishedName::from_x509(leaf.subject()).map_err(|_| CertError::Unparsable)?,
+            issuer: DistinguishedName::from_x509(leaf.issuer()).map_err(|_| CertError::Unparsable)?,
             serial: leaf.raw_serial().to_vec(),
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
