@@ -61,8 +61,9 @@ pub struct DnParseError(&'static str);
 
 impl DistinguishedName {
     /// Reads a certificate's subject or issuer. An attribute type that is no OID (an empty
-    /// one, say, which x509-parser lets through) is an error: such a name could be neither
-    /// written nor matched.
+    /// one, say, which x509-parser lets through), or a value whose tag needs more than one
+    /// octet (no string type does), is an error: such a name could not be written as a string
+    /// that reads back the same.
     pub fn from_x509(name: &X509Name<'_>) -> Result<Self, DnParseError> {
         let rdns = name
             .iter()
@@ -75,6 +76,9 @@ impl DistinguishedName {
                         }
                         let value = atv.attr_value();
                         let tag = value.header.tag().0;
+                        if tag >= 0x1f {
+                            return Err(DnParseError("attribute value with a multi-octet tag"));
+                        }
                         let text = decode_string(tag, value.data);
                         Ok(Ava {
                             oid,
