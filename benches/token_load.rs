@@ -29,21 +29,17 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::jwt::EsKey;
 use common::signed::{register_pk_clients, signed_request, PkClient, Signer};
 use common::{
-    check_claims, connect, flag_values, mib, parse, prepare_data_dir, request, request_token, reuse_or_connect, send,
-    status_kib, tls_summary, BenchClient, Measurement, Sender, ServerProcess, Window, WorkerStats,
+    check_claims, flag_values, free_loopback_port, mib, parse, prepare_data_dir, request_token, reuse_or_connect,
+    spawn_certbound, status_kib, tls_summary, wait_until_healthy, BenchClient, Measurement, Sender, ServerProcess,
+    Window, WorkerStats,
 };
-use http::{Method, StatusCode};
-use rustls::ClientConfig;
 
 /// What runs: each signing algorithm gets a fresh server, which then serves these modes in turn.
 const PLAN: &[(&str, &[Mode])] = &[
@@ -64,8 +60,6 @@ const MAX_REQUESTS_PER_WORKER: u64 = 200_000;
 /// Every this many requests a worker decodes the token and checks its binding (the first
 /// request included); checking all of them would load the shared CPU with client work.
 const VERIFY_EVERY: u64 = 64;
-/// How long the server may take to answer `/healthz` after it is spawned.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between the server answering and the idle RSS reading, so start-up work has finished.
 const SETTLE: Duration = Duration::from_millis(500);
 
@@ -213,7 +207,7 @@ impl Server {
         let clients = prepare_data_dir(dir.path(), options.clients).await;
         let pk_clients = register_pk_clients(dir.path(), options.connections).await;
         let (front, addr) = (free_loopback_port(), free_loopback_port());
-        let mut process = spawn_certbound(dir.path(), front, addr, alg);
+        let mut process = spawn_certbound(dir.path(), front, addr, &[("CERTBOUND_SIGNING_ALG", alg)]);
         wait_until_healthy(&mut process, addr, &clients[0].tls).await;
         tokio::time::sleep(SETTLE).await;
         Self {
@@ -226,51 +220,6 @@ impl Server {
             clients,
             pk_clients,
         }
-    }
-}
-
-fn free_loopback_port() -> SocketAddr {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-}
-
-/// `certbound serve` in `dir`, with its default configuration but for the addresses, the log
-/// level and the signing algorithm. `addr` is the mTLS listener, where tokens are issued.
-fn spawn_certbound(dir: &Path, front: SocketAddr, addr: SocketAddr, alg: &str) -> ServerProcess {
-    ServerProcess::spawn(
-        Command::new(env!("CARGO_BIN_EXE_certbound"))
-            .arg("serve")
-            .current_dir(dir)
-            .env("CERTBOUND_LISTEN", front.to_string())
-            .env("CERTBOUND_MTLS_LISTEN", addr.to_string())
-            .env("CERTBOUND_LOG", "warn")
-            .env("CERTBOUND_SIGNING_ALG", alg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null()),
-    )
-}
-
-async fn wait_until_healthy(process: &mut ServerProcess, addr: SocketAddr, tls: &Arc<ClientConfig>) {
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("certbound serve exited during start-up: {status}");
-        }
-        if let Ok(mut sender) = connect(addr, tls).await {
-            let request = request(Method::GET, "/healthz", Bytes::new());
-            if send(&mut sender, request)
-                .await
-                .is_ok_and(|r| r.status() == StatusCode::OK)
-            {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "certbound serve did not answer /healthz within {STARTUP_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -4,8 +4,9 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -86,7 +87,7 @@ impl BenchClient {
     }
 }
 
-fn client_tls(ca: &CertificateDer<'static>, cert: CertificateDer<'static>, key_pem: &str) -> Arc<ClientConfig> {
+pub fn client_tls(ca: &CertificateDer<'static>, cert: CertificateDer<'static>, key_pem: &str) -> Arc<ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).expect("dev CA is a trust anchor");
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("client key PEM");
@@ -237,6 +238,53 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+pub fn free_loopback_port() -> SocketAddr {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
+/// `certbound serve` in `dir`, with its default configuration but for the addresses, the log
+/// level and `envs`. `addr` is the mTLS listener, where tokens are issued. Its log goes to
+/// `dir/server.log`.
+pub fn spawn_certbound(dir: &Path, front: SocketAddr, addr: SocketAddr, envs: &[(&str, &str)]) -> ServerProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_certbound"));
+    command
+        .arg("serve")
+        .current_dir(dir)
+        .env("CERTBOUND_LISTEN", front.to_string())
+        .env("CERTBOUND_MTLS_LISTEN", addr.to_string())
+        .env("CERTBOUND_LOG", "warn")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("server.log")).expect("the server's log file"));
+    ServerProcess::spawn(&mut command)
+}
+
+pub async fn wait_until_healthy(process: &mut ServerProcess, addr: SocketAddr, tls: &Arc<ClientConfig>) {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("certbound serve exited during start-up: {status}");
+        }
+        if let Ok(mut sender) = connect(addr, tls).await {
+            let request = request(Method::GET, "/healthz", Bytes::new());
+            if send(&mut sender, request)
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "certbound serve did not answer /healthz within {STARTUP_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
