@@ -6,6 +6,7 @@
 //! signs the token, and [`store`] keeps clients, keys and revocations. [`domain`] is the model
 //! the authorization server and the resource server ([`rs`]) share.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo_bank;

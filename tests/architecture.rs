@@ -15,16 +15,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["domain", "pki"]),
     ("tls", &["encoding", "pki"]),
     ("web", &[]),
-    ("oauth", &["domain", "encoding", "jose", "pki", "store", "tls", "web"]),
+    ("audit", &["domain", "encoding", "store", "tls"]),
+    (
+        "oauth",
+        &["audit", "domain", "encoding", "jose", "pki", "store", "tls", "web"],
+    ),
     ("rs", &["domain", "jose", "pki", "store", "tls"]),
     ("openbanking", &["domain", "rs", "store"]),
     ("demo_bank", &["domain", "openbanking", "rs"]),
-    ("config", &["domain", "jose", "pki", "tls"]),
+    ("config", &["audit", "domain", "jose", "pki", "tls"]),
     // Fuzz targets drive the parsers of every layer; nothing imports them.
     ("fuzzing", &["domain", "jose", "oauth", "pki", "rs", "store", "tls"]),
     (
         "server",
         &[
+            "audit",
             "config",
             "demo_bank",
             "domain",
@@ -41,6 +46,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "audit",
             "config",
             "demo_bank",
             "domain",

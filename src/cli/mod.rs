@@ -1,6 +1,7 @@
 //! The `certbound` command line: a thin layer over the library, one file per command group.
 
 mod apikeys;
+mod audit;
 mod clients;
 mod doctor;
 mod grants;
@@ -20,6 +21,7 @@ use crate::pki::dev::PkiLayout;
 use crate::store::Store;
 
 use apikeys::ApikeyCommand;
+use audit::AuditCommand;
 use clients::ClientCommand;
 use grants::GrantCommand;
 use keys::KeysCommand;
@@ -69,6 +71,9 @@ enum Command {
     /// What customers granted clients.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// The audit trail: client authentication attempts, tokens, administrative changes.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Check a running deployment: forged certificate headers from this host must be refused.
     Doctor {
         /// Base URL of the server.
@@ -125,6 +130,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Apikey(cmd) => apikeys::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::User(cmd) => users::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Grant(cmd) => grants::run(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Audit(cmd) => audit::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Doctor { url, cacert } => {
             let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
             doctor::run(&url, &cacert).await

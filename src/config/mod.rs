@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::audit::AuditConfig;
 use crate::domain::scope::is_scope_token;
 use crate::domain::SenderBinding;
 use crate::jose::{KekSource, SigningAlg};
@@ -61,6 +62,8 @@ pub struct FileConfig {
     pub tls_profile: Option<String>,
     /// Connections, body and idle timeouts, HTTP/2 streams, header size, per listener.
     pub limits: Option<LimitsConfig>,
+    /// `[audit]`: the audit trail's queue and retention.
+    pub audit: Option<AuditConfig>,
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -125,6 +128,7 @@ pub struct Settings {
     pub authorization_details_types: BTreeMap<String, PathBuf>,
     pub tls_profile: TlsProfile,
     pub limits: Limits,
+    pub audit: AuditConfig,
 }
 
 /// Gateway mode: the audiences tokens must carry (default: the issuer) and named policies.
@@ -355,6 +359,7 @@ impl Settings {
             tls_profile,
             limits: Limits::from_config(&file.limits.unwrap_or_default())
                 .map_err(|e| ConfigError::Invalid("limits", e))?,
+            audit: file.audit.unwrap_or_default(),
         })
     }
 }

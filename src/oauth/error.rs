@@ -115,6 +115,7 @@ impl IntoResponse for OAuthError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         no_store(&mut response);
+        response.extensions_mut().insert(crate::audit::Refused(code));
         if let Self::UseDpopNonce(nonce) = &self {
             if let Ok(value) = HeaderValue::from_str(nonce) {
                 response.headers_mut().insert("dpop-nonce", value);

@@ -38,6 +38,7 @@ use axum::Router;
 pub use error::OAuthError;
 pub use form::OAuthForm;
 
+use crate::audit::AuditLog;
 use crate::jose::{KeyRing, LiveKeyRing};
 use crate::pki::TrustStore;
 use crate::store::seen_jtis::JtiRecorder;
@@ -73,6 +74,8 @@ pub struct Shared {
     pub detail_types: authorization_details::DetailTypes,
     /// Where assertion and DPoP-proof `jti`s are recorded, in batches.
     pub jtis: JtiRecorder,
+    /// Where client authentication attempts and token outcomes are recorded.
+    pub audit: AuditLog,
     keys: Arc<LiveKeyRing>,
     pub lifetimes: Lifetimes,
     /// The bank's name on the customer's pages.
@@ -93,6 +96,7 @@ pub struct Setup {
     pub client_jwks: client_keys::RemoteJwks,
     pub dpop_nonces: dpop::DpopNonces,
     pub detail_types: authorization_details::DetailTypes,
+    pub audit: AuditLog,
 }
 
 impl Shared {
@@ -107,6 +111,7 @@ impl Shared {
             client_jwks,
             dpop_nonces,
             detail_types,
+            audit,
         } = setup;
         let metadata = metadata::render(&endpoints, keys.current().signing_key().alg(), &detail_types.names());
         Self {
@@ -116,6 +121,7 @@ impl Shared {
             dpop_nonces,
             detail_types,
             jtis: JtiRecorder::start(store.clone()),
+            audit,
             endpoints,
             store,
             trust,
@@ -138,12 +144,14 @@ impl Shared {
 
 /// The endpoints clients call, authenticated or not: served on every listener.
 pub fn router(state: AppState) -> Router {
+    let audited = axum::middleware::from_fn_with_state(state.audit.clone(), crate::audit::record_requests);
     Router::new()
         .route("/token", post(token::handle))
         .route("/par", post(par::handle))
         .route("/introspect", post(introspect::handle))
         .route("/revoke", post(revoke::handle))
         .route("/revocations", post(revocation_list::handle))
+        .route_layer(audited)
         .route("/jwks", get(metadata::jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata::discovery))
         .route("/.well-known/openid-configuration", get(metadata::discovery))

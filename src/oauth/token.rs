@@ -19,6 +19,9 @@ pub async fn handle(
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
     let grant_type = form.require("grant_type", "grant_type is required")?;
+    if let Some(audit) = &presented.audit {
+        audit.grant_type(grant_type);
+    }
     let now = crate::now();
     let proof = dpop::check(&state, &dpop, "/token", now)?;
     let client = client_auth::authenticate(&state, &presented, &form).await?;

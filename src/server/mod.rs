@@ -18,6 +18,7 @@ mod userinfo;
 
 use std::time::Duration;
 
+use crate::audit::AuditLog;
 use crate::config::{ClientJwksConfig, Settings};
 use crate::jose::{KeyEncryptionKey, LiveKeyRing};
 use crate::oauth::authorization_details::DetailTypes;
@@ -31,6 +32,9 @@ use crate::rs::replay::RedisReplay;
 use crate::rs::{ApiKeys, LocalAuthority, ReplayStore, Revocations};
 use crate::store::Store;
 use crate::tls::client::HttpsClient;
+
+/// How long shutdown waits for the audit writer to empty its queue.
+const AUDIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -78,6 +82,9 @@ impl RunningServer {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if !self.state.audit.settled(AUDIT_FLUSH_TIMEOUT).await {
+            tracing::warn!(stats = ?self.state.audit.stats(), "audit events still queued at shutdown");
+        }
         self.state.store.close().await;
     }
 
@@ -161,6 +168,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     };
     local.api_keys.reload().await?;
     let endpoints = Endpoints { issuer, mtls_base };
+    let (audit, audit_writer) = AuditLog::start(store.clone(), settings.audit);
     let lifetimes = Lifetimes {
         access_token: ttl,
         grant: settings.grant_ttl as i64,
@@ -175,6 +183,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         client_jwks: client_jwks(&settings.client_jwks)?,
         dpop_nonces: DpopNonces::new(kek.derive("dpop-nonce"), settings.dpop_nonce_required),
         detail_types: detail_types(&settings.authorization_details_types)?,
+        audit: audit.clone(),
     }));
     sync::load_revocations(&state, &local).await?;
     let (front, mtls) = routes::routers(state.clone(), &local, &settings);
@@ -206,6 +215,14 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
             tls,
             settings.mtls_forwarding.clone(),
             mtls,
+            signalled(shutdown_rx.clone()),
+        ));
+    }
+    tokio::spawn(audit_writer);
+    if audit.is_enabled() {
+        tasks.spawn(crate::audit::keep_retention(
+            state.store.clone(),
+            settings.audit,
             signalled(shutdown_rx.clone()),
         ));
     }

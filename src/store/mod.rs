@@ -2,6 +2,7 @@
 //! database URL, with the same portable migrations for both.
 
 pub mod api_keys;
+pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod customers;

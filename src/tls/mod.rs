@@ -31,6 +31,15 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use crate::pki::ClientCertificate;
 pub use forwarded::Forwarding;
 
+/// The local address of the listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerAddr(pub std::net::SocketAddr);
+
+/// Present on a request whose client certificate came from a trusted proxy's header rather than
+/// the TLS handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardedCertificate;
+
 /// The address of the peer a request arrived from (the proxy's, behind one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::IpAddr);

@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use super::body_deadline::DeadlineBody;
 use super::limits::{Admission, ConnectionGate, Limits};
-use super::{ClientAddr, Forwarding, PeerCertificate};
+use super::{ClientAddr, ForwardedCertificate, Forwarding, ListenerAddr, PeerCertificate};
 
 /// How long a peer may take to complete the TLS handshake or send request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -159,19 +159,31 @@ impl Connection {
             forwarding,
         } = self;
         let native = PeerCertificate::from_chain(stream.get_ref().1.peer_certificates(), peer);
+        let listener = stream.get_ref().0.local_addr().ok().map(ListenerAddr);
         let activity = Arc::new(Activity::new());
         let in_service = activity.clone();
         let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
             let busy = in_service.begin();
             let app = app.clone();
             let cert = forwarding.resolve(peer.ip(), &native, req.headers());
+            let forwarded = cert.as_ref().is_ok_and(|c| match (&c.0, &native.0) {
+                (Some(resolved), Some(own)) => !Arc::ptr_eq(resolved, own),
+                (resolved, _) => resolved.is_some(),
+            });
             let mut req = req.map(|body| axum::body::Body::new(DeadlineBody::new(body, limits.body_timeout)));
             async move {
                 let _busy = busy;
                 match cert {
                     Ok(cert) => {
-                        req.extensions_mut().insert(cert);
-                        req.extensions_mut().insert(ClientAddr(peer.ip()));
+                        let extensions = req.extensions_mut();
+                        if forwarded {
+                            extensions.insert(ForwardedCertificate);
+                        }
+                        if let Some(listener) = listener {
+                            extensions.insert(listener);
+                        }
+                        extensions.insert(cert);
+                        extensions.insert(ClientAddr(peer.ip()));
                         app.oneshot(req).await
                     }
                     Err(e) => {

@@ -94,14 +94,48 @@ pub enum AuthFailure {
     UnsupportedMethod,
 }
 
+impl AuthFailure {
+    /// The check that failed, by the name the audit trail records.
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::MissingClientId => "client_id_present",
+            Self::UnknownClient => "client_known",
+            Self::Disabled => "client_active",
+            Self::UnsupportedMethod => "method_supported",
+            Self::NoCertificate => "certificate_presented",
+            Self::OutsideValidity => "certificate_valid_now",
+            Self::Chain(_) => "certificate_chain_trusted",
+            Self::SubjectMismatch(_) => "certificate_subject_matches",
+            Self::UnregisteredCertificate => "certificate_registered",
+            Self::PinMismatch => "certificate_pinned",
+            Self::MissingAssertion => "assertion_present",
+            Self::AssertionType => "assertion_type",
+            Self::Assertion(_) => "assertion_verified",
+            Self::AssertionSubject => "assertion_subject",
+            Self::AssertionAudience => "assertion_audience",
+            Self::AssertionLifetime => "assertion_lifetime",
+            Self::AssertionIssuedAt => "assertion_issued_at",
+            Self::AssertionReplayed => "assertion_unused",
+        }
+    }
+}
+
 /// Authenticates the client named by `client_id` in `form` (or by the assertion's issuer) with
-/// its registered method.
+/// its registered method. The attempt and its outcome are noted for the audit trail.
 pub async fn authenticate(
     state: &Shared,
     presented: &Presented,
     form: &OAuthForm,
 ) -> Result<VerifiedClient, OAuthError> {
     let result = run(state, presented, form).await;
+    if let Some(audit) = &presented.audit {
+        audit.client(client_id(form).as_deref());
+        match &result {
+            Err(Failure::Auth(reason)) => audit.failed(reason.check(), reason.to_string()),
+            Err(Failure::TwoMethods) => audit.failed("one_method", "more than one authentication method".into()),
+            _ => {}
+        }
+    }
     if let Err(Failure::Auth(reason)) = &result {
         let cert = presented.certificate.get();
         tracing::warn!(

@@ -6,6 +6,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 
+use crate::audit::AuditSlot;
 use crate::oauth::miss_limit::MissKey;
 use crate::tls::{ClientAddr, PeerCertificate};
 
@@ -15,6 +16,8 @@ pub struct Presented {
     pub authorization_header: bool,
     /// The address the request came from (the proxy's, behind one).
     pub peer: std::net::IpAddr,
+    /// Where the attempt is noted for the audit trail, when auditing is on.
+    pub audit: Option<AuditSlot>,
 }
 
 impl Presented {
@@ -38,6 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Presented {
                 .await
                 .unwrap_or_else(|e| match e {})
                 .0,
+            audit: parts.extensions.get::<AuditSlot>().cloned(),
         })
     }
 }
