@@ -61,25 +61,15 @@ pub struct Refused(pub &'static str);
 
 /// The middleware (`axum::middleware::from_fn_with_state` with the [`AuditLog`]).
 pub async fn record_requests(State(log): State<AuditLog>, mut request: Request, next: Next) -> Response {
-    if !log.is_enabled() {
-        return next.run(request).await;
-    }
     let slot = AuditSlot::default();
     request.extensions_mut().insert(slot.clone());
     let at = now_ms();
     let endpoint = request.uri().path().to_string();
     let extensions = request.extensions();
-    let certificate = extensions
-        .get::<PeerCertificate>()
-        .and_then(|c| c.get().map(AuditedCertificate::of));
-    let certificate_source = certificate
-        .as_ref()
-        .map(|_| match extensions.get::<ForwardedCertificate>() {
-            Some(_) => CertificateSource::Proxy,
-            None => CertificateSource::Handshake,
-        });
-    let peer = extensions.get::<ClientAddr>().map(|a| a.0.to_string());
-    let listener = extensions.get::<ListenerAddr>().map(|a| a.0.to_string());
+    let presented = extensions.get::<PeerCertificate>().cloned().unwrap_or_default();
+    let forwarded = extensions.get::<ForwardedCertificate>().is_some();
+    let peer = extensions.get::<ClientAddr>().map(|a| a.0);
+    let listener = extensions.get::<ListenerAddr>().map(|a| a.0);
     let response = next.run(request).await;
 
     let note = std::mem::take(&mut *slot.0.lock().unwrap_or_else(|e| e.into_inner()));
@@ -99,6 +89,23 @@ pub async fn record_requests(State(log): State<AuditLog>, mut request: Request, 
                 .map_or_else(|| response.status().as_u16().to_string(), |r| r.0.to_string()),
         ),
     };
+    let outcome = if success {
+        AuditOutcome::Success
+    } else {
+        AuditOutcome::Failure
+    };
+    let issued = (success && kind == AuditKind::Token)
+        .then_some(note.grant_type.as_deref())
+        .flatten();
+    log.metrics.count(&endpoint, outcome, failed_check.as_deref(), issued);
+    if !log.is_enabled() {
+        return response;
+    }
+    let certificate = presented.get().map(AuditedCertificate::of);
+    let certificate_source = certificate.as_ref().map(|_| match forwarded {
+        true => CertificateSource::Proxy,
+        false => CertificateSource::Handshake,
+    });
     let mut detail = serde_json::Map::new();
     if let Some(grant_type) = note.grant_type {
         detail.insert("grant_type".into(), grant_type.into());
@@ -111,18 +118,14 @@ pub async fn record_requests(State(log): State<AuditLog>, mut request: Request, 
         id: String::new(),
         at,
         kind,
-        outcome: if success {
-            AuditOutcome::Success
-        } else {
-            AuditOutcome::Failure
-        },
+        outcome,
         failed_check,
         endpoint,
         client_id: note.client_id,
         certificate,
         certificate_source,
-        peer,
-        listener,
+        peer: peer.map(|p| p.to_string()),
+        listener: listener.map(|l| l.to_string()),
         actor: None,
         detail: Some(detail.into()),
     });

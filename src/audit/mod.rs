@@ -5,6 +5,7 @@
 //! such, so nothing is lost silently. [`layer`] records the OAuth endpoints' requests.
 
 pub mod layer;
+pub mod metrics;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::domain::AuditEvent;
 use crate::store::Store;
 
 pub use layer::{record_requests, AuditSlot, Refused};
+pub use metrics::RequestMetrics;
 
 /// `[audit]` in the configuration file.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -71,6 +73,8 @@ pub struct AuditStats {
 pub struct AuditLog {
     queue: Option<mpsc::Sender<AuditEvent>>,
     counters: Arc<Counters>,
+    /// Request counts for `/metrics`, kept with auditing on or off.
+    pub metrics: Arc<RequestMetrics>,
     sequence: Arc<AtomicU64>,
     /// Sorts this process's ids apart from other nodes' written in the same millisecond.
     node: Arc<str>,
@@ -84,6 +88,7 @@ impl AuditLog {
         let log = Self {
             queue: config.enabled.then_some(queue),
             counters: counters.clone(),
+            metrics: Arc::default(),
             sequence: Arc::default(),
             node: node_id().into(),
         };
@@ -95,6 +100,7 @@ impl AuditLog {
         Self {
             queue: None,
             counters: Arc::default(),
+            metrics: Arc::default(),
             sequence: Arc::default(),
             node: "".into(),
         }

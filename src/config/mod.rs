@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub issuer: Option<String>,
     pub mtls_listen: Option<String>,
+    /// Plain-HTTP listener for Prometheus `/metrics`; none by default.
+    pub metrics_listen: Option<String>,
     pub mtls_base_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<DatabaseUrl>,
@@ -102,6 +104,8 @@ pub struct Settings {
     /// `None` (`mtls_listen = "none"`): one listener that asks for an optional client
     /// certificate, for deployments whose proxy terminates TLS.
     pub mtls: Option<MtlsAlias>,
+    /// Where `/metrics` is served (plain HTTP, for an internal network), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
     /// Generate the dev PKI here when it is missing.
@@ -360,6 +364,9 @@ impl Settings {
             limits: Limits::from_config(&file.limits.unwrap_or_default())
                 .map_err(|e| ConfigError::Invalid("limits", e))?,
             audit: file.audit.unwrap_or_default(),
+            metrics_listen: pick("CERTBOUND_METRICS_LISTEN", file.metrics_listen)
+                .map(|a| parse_addr("metrics_listen", &a))
+                .transpose()?,
         })
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub mod demo_customers;
+mod metrics;
 mod routes;
 mod sync;
 mod userinfo;
@@ -66,6 +67,8 @@ pub enum StartError {
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub mtls_addr: Option<SocketAddr>,
+    /// The `/metrics` listener's address, when one is configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     /// This server as resource servers in its process see it.
     pub local: LocalAuthority,
@@ -219,6 +222,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         ));
     }
     tokio::spawn(audit_writer);
+    let metrics_addr = match settings.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
+            let bound = listener.local_addr().map_err(|e| StartError::Bind(addr, e))?;
+            tasks.spawn(metrics::serve(listener, state.clone(), signalled(shutdown_rx.clone())));
+            Some(bound)
+        }
+        None => None,
+    };
     if audit.is_enabled() {
         tasks.spawn(crate::audit::keep_retention(
             state.store.clone(),
@@ -238,6 +250,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         local_addr,
         mtls_addr,
+        metrics_addr,
         state,
         local,
         shutdown,
