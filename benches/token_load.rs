@@ -41,19 +41,23 @@ use common::{
     Window, WorkerStats,
 };
 
-/// What runs: each signing algorithm gets a fresh server, which then serves these modes in turn.
-const PLAN: &[(&str, &[Mode])] = &[
+/// What runs: each entry gets a fresh server (signing algorithm, auditing on or off), which then
+/// serves these modes in turn. The audit-off server's keep-alive window comes right after the
+/// audit-on one, so the two compare on the same machine minutes apart.
+const PLAN: &[(&str, bool, &[Mode])] = &[
     (
         "ES256",
+        true,
         &[
-            Mode::KeepAlive,
             Mode::Assertion,
             Mode::Dpop,
             Mode::AssertionDpop,
             Mode::NewConnection,
+            Mode::KeepAlive,
         ],
     ),
-    ("PS256", &[Mode::KeepAlive]),
+    ("ES256", false, &[Mode::KeepAlive]),
+    ("PS256", true, &[Mode::KeepAlive]),
 ];
 /// Upper bound on requests per worker, warm-up included, whatever the duration.
 const MAX_REQUESTS_PER_WORKER: u64 = 200_000;
@@ -76,6 +80,20 @@ fn main() {
         .expect("tokio runtime");
     let reports = runtime.block_on(run_plan(&options));
     println!("\n{}", markdown_table(&reports));
+    println!("{}", audit_cost(&reports));
+}
+
+/// Keep-alive ES256 with auditing on against off: throughput and server CPU per token.
+fn audit_cost(reports: &[Report]) -> String {
+    let find = |name: &str| reports.iter().find(|r| r.scenario == name).map(|r| &r.measured);
+    match (find("keep-alive ES256"), find("keep-alive ES256, audit off")) {
+        (Some(on), Some(off)) => format!(
+            "audit on / off, keep-alive ES256: tokens/s {:.3}, server CPU ms/token {:.3}",
+            on.per_second() / off.per_second(),
+            on.cpu_ms_per_request() / off.cpu_ms_per_request()
+        ),
+        _ => "audit on / off: not both measured".to_string(),
+    }
 }
 
 /// Command-line knobs; with the defaults a whole run takes under a minute on two cores.
@@ -165,8 +183,12 @@ impl Mode {
 
 async fn run_plan(options: &Options) -> Vec<Report> {
     let mut reports = Vec::new();
-    for &(alg, modes) in PLAN {
-        let server = Server::start(alg, options).await;
+    for &(alg, audit, modes) in PLAN {
+        let server = Server::start(alg, audit, options).await;
+        let alg = match audit {
+            true => alg.to_string(),
+            false => format!("{alg}, audit off"),
+        };
         println!(
             "{alg} server pid {} on {}: idle RSS {:.1} MiB, {}",
             server.process.pid(),
@@ -175,7 +197,7 @@ async fn run_plan(options: &Options) -> Vec<Report> {
             server.tls_summary
         );
         for &mode in modes {
-            let report = measure(&server, alg, mode, options).await;
+            let report = measure(&server, &alg, mode, options).await;
             println!("{}", report.summary());
             reports.push(report);
         }
@@ -202,12 +224,14 @@ struct Server {
 }
 
 impl Server {
-    async fn start(alg: &str, options: &Options) -> Self {
+    async fn start(alg: &str, audit: bool, options: &Options) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clients = prepare_data_dir(dir.path(), options.clients).await;
         let pk_clients = register_pk_clients(dir.path(), options.connections).await;
         let (front, addr) = (free_loopback_port(), free_loopback_port());
-        let mut process = spawn_certbound(dir.path(), front, addr, &[("CERTBOUND_SIGNING_ALG", alg)]);
+        let audit = if audit { "true" } else { "false" };
+        let envs = [("CERTBOUND_SIGNING_ALG", alg), ("CERTBOUND_AUDIT", audit)];
+        let mut process = spawn_certbound(dir.path(), front, addr, &envs);
         wait_until_healthy(&mut process, addr, &clients[0].tls).await;
         tokio::time::sleep(SETTLE).await;
         Self {

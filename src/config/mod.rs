@@ -363,7 +363,13 @@ impl Settings {
             tls_profile,
             limits: Limits::from_config(&file.limits.unwrap_or_default())
                 .map_err(|e| ConfigError::Invalid("limits", e))?,
-            audit: file.audit.unwrap_or_default(),
+            audit: match env("CERTBOUND_AUDIT") {
+                Some(v) => AuditConfig {
+                    enabled: parse_bool("audit", &v)?,
+                    ..file.audit.unwrap_or_default()
+                },
+                None => file.audit.unwrap_or_default(),
+            },
             metrics_listen: pick("CERTBOUND_METRICS_LISTEN", file.metrics_listen)
                 .map(|a| parse_addr("metrics_listen", &a))
                 .transpose()?,
