@@ -10,7 +10,7 @@ use std::time::Duration;
 use certbound::domain::{AuditEvent, AuditKind, AuditOutcome, CertificateSource};
 use certbound::pki::dev::{self_signed, CertSpec};
 use certbound::store::audit::AuditFilter;
-use certbound::tls::forwarded::{encode, ForwardFormat, ForwardingConfig};
+use certbound::tls::forwarded::{encode, ForwardFormat};
 use common::{Db, TestEnv};
 use sqlx::{Connection, Executor};
 
@@ -21,17 +21,7 @@ on_both_databases!(
 );
 
 async fn each_failed_check_leaves_a_row_naming_it(db: Db) {
-    let mut proxy = None;
-    let env = TestEnv::start_with_ca(db, |f, ca| {
-        let cert = ca.issue(&CertSpec::client("tls-proxy", 30)).unwrap();
-        f.mtls_forwarding = Some(ForwardingConfig {
-            format: Some("rfc9440".into()),
-            trusted_proxy_certs: vec![common::x5t_s256(&cert)],
-            ..ForwardingConfig::default()
-        });
-        proxy = Some(cert);
-    })
-    .await;
+    let (env, proxy) = TestEnv::start_behind_rfc9440_proxy(db).await;
     env.register_pki_client("tpp1", "tpp1", "accounts").await;
     env.register_pki_client("gone", "gone", "accounts").await;
     env.store
@@ -71,7 +61,7 @@ async fn each_failed_check_leaves_a_row_naming_it(db: Db) {
     assert_eq!(status, 401);
     let forwarded = encode(ForwardFormat::Rfc9440, &common::chain_of(&tpp1));
     let mut request = env
-        .http(proxy.as_ref())
+        .http(Some(&proxy))
         .post(env.url("/token"))
         .form(&[("grant_type", "client_credentials"), ("client_id", "tpp1")]);
     for (name, value) in &forwarded {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use certbound::pki::dev::{Authority, CertSpec};
+use certbound::pki::dev::Authority;
 use certbound::pki::{ClientCertificate, TrustStore};
-use certbound::tls::forwarded::{encode, ForwardFormat, ForwardingConfig};
+use certbound::tls::forwarded::{encode, ForwardFormat};
 use common::hostile::{self, Ca, Hostile};
 use common::{Db, TestEnv};
 
@@ -86,19 +86,9 @@ async fn present(http: &reqwest::Client, env: &TestEnv, headers: &[(&str, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_certificates_get_no_token() {
-    let mut proxy = None;
-    let env = TestEnv::start_with_ca(Db::Sqlite, |f, ca| {
-        let cert = ca.issue(&CertSpec::client("tls-proxy", 30)).unwrap();
-        f.mtls_forwarding = Some(ForwardingConfig {
-            format: Some("rfc9440".into()),
-            trusted_proxy_certs: vec![common::x5t_s256(&cert)],
-            ..ForwardingConfig::default()
-        });
-        proxy = Some(cert);
-    })
-    .await;
+    let (env, proxy) = TestEnv::start_behind_rfc9440_proxy(Db::Sqlite).await;
     env.register_pki_client("hostile", hostile::SUBJECT, "accounts").await;
-    let proxy = env.http(proxy.as_ref());
+    let proxy = env.http(Some(&proxy));
     let root = Ca::root(env.ca.cert_pem(), &env.ca.key_pem());
 
     let control = hostile::control(&root);

@@ -61,24 +61,20 @@ impl RequestMetrics {
                 outcome.as_str()
             );
         }
-        family(
+        counter_by(
             out,
             "certbound_request_failures_total",
-            "counter",
             "Refused requests, by the check that refused them or the OAuth error.",
+            "check",
+            &counts.failed_checks,
         );
-        for (check, n) in &counts.failed_checks {
-            let _ = writeln!(out, "certbound_request_failures_total{{check=\"{check}\"}} {n}");
-        }
-        family(
+        counter_by(
             out,
             "certbound_tokens_issued_total",
-            "counter",
             "Access tokens issued, by grant type.",
+            "grant_type",
+            &counts.tokens,
         );
-        for (grant_type, n) in &counts.tokens {
-            let _ = writeln!(out, "certbound_tokens_issued_total{{grant_type=\"{grant_type}\"}} {n}");
-        }
         for (name, kind, help, value) in [
             (
                 "certbound_audit_events_recorded_total",
@@ -114,6 +110,14 @@ impl RequestMetrics {
             family(out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
+    }
+}
+
+/// A counter family with one label.
+fn counter_by(out: &mut String, name: &str, help: &str, label: &str, values: &BTreeMap<String, u64>) {
+    family(out, name, "counter", help);
+    for (value, n) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
     }
 }
 

@@ -132,6 +132,23 @@ impl TestEnv {
         }
     }
 
+    /// A server whose mTLS listener trusts one proxy, known by its certificate (`CN=tls-proxy`,
+    /// returned too), to forward client certificates in RFC 9440 headers.
+    pub async fn start_behind_rfc9440_proxy(db: Db) -> (Self, IssuedCert) {
+        let mut proxy = None;
+        let env = Self::start_with_ca(db, |f, ca| {
+            let cert = ca.issue(&CertSpec::client("tls-proxy", 30)).unwrap();
+            f.mtls_forwarding = Some(certbound::tls::forwarded::ForwardingConfig {
+                format: Some("rfc9440".into()),
+                trusted_proxy_certs: vec![x5t_s256(&cert)],
+                ..Default::default()
+            });
+            proxy = Some(cert);
+        })
+        .await;
+        (env, proxy.expect("the proxy's certificate"))
+    }
+
     /// A second node: another server process's worth of state on the same database and data
     /// directory (so the same keys), with listeners of its own.
     pub async fn start_second_node(&self) -> RunningServer {
