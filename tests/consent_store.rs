@@ -11,7 +11,10 @@ use certbound::store::interactions::InteractionRow;
 use certbound::store::Store;
 use common::Db;
 
-on_both_databases!(a_consent_is_authorised_by_one_approval_only);
+on_both_databases!(
+    a_consent_is_authorised_by_one_approval_only,
+    a_read_then_write_transaction_waits_out_a_concurrent_writer
+);
 
 fn consent(id: &str, expires_at: Option<i64>) -> Consent {
     let now = certbound::now();
@@ -72,6 +75,53 @@ async fn pending(store: &Store, n: u32) -> (String, Grant, CodeRow) {
         expires_at: now + 60,
     };
     (id, grant, code)
+}
+
+/// Revoking a consent reads, then writes, in one transaction; the audit writer commits batches
+/// all the while. On SQLite a deferred transaction failed at once ("database is locked") when
+/// another write committed between its read and its write; transactions now take the write
+/// lock when they begin, and wait it out.
+async fn a_read_then_write_transaction_waits_out_a_concurrent_writer(db: Db) {
+    let env = common::TestEnv::start(db).await;
+    let store = env.store.clone();
+    store.insert_consent(&consent("aac-race", None)).await.unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..300 {
+                let event = certbound::domain::AuditEvent {
+                    id: format!("race-{n:06}"),
+                    at: n,
+                    kind: certbound::domain::AuditKind::Token,
+                    outcome: certbound::domain::AuditOutcome::Success,
+                    failed_check: None,
+                    endpoint: "/token".into(),
+                    client_id: None,
+                    certificate: None,
+                    certificate_source: None,
+                    peer: None,
+                    listener: None,
+                    actor: None,
+                    detail: None,
+                };
+                store.append_audit_events(&[event]).await.unwrap();
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..300 {
+        if let Err(e) = store.revoke_consent("aac-race", "tpp1", certbound::now()).await {
+            failures.push(e.to_string());
+        }
+    }
+    writer.await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of 300 failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    env.finish().await;
 }
 
 async fn a_consent_is_authorised_by_one_approval_only(db: Db) {

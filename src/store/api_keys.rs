@@ -36,7 +36,7 @@ impl Store {
                 "certificate thumbprint {bad:?} is not a base64url SHA-256"
             )));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(at) = expire_others_at {
             sqlx::query(
                 "UPDATE api_keys SET expires_at = $1 WHERE client_id = $2 AND revoked_at IS NULL \
@@ -94,7 +94,7 @@ impl Store {
     }
 
     pub async fn revoke_api_key(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(crate::now())
             .bind(id)
@@ -110,7 +110,7 @@ impl Store {
 
     /// Records last-use times gathered in memory. Not a revision change: caches need not reload.
     pub async fn record_api_key_use(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for (id, at) in uses {
             sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
                 .bind(*at)

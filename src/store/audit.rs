@@ -30,7 +30,7 @@ pub struct AuditFilter {
 impl Store {
     /// Appends events in one transaction: all of them or, on error, none.
     pub async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|r| {

@@ -21,7 +21,7 @@ impl Store {
             }
             None => (None, None),
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let sql = format!(
             "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         );
@@ -79,7 +79,7 @@ impl Store {
     }
 
     pub async fn set_client_status(&self, client_id: &str, status: ClientStatus) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE clients SET status = $1, updated_at = $2 WHERE client_id = $3")
             .bind(status.as_str())
             .bind(crate::now())

@@ -53,7 +53,7 @@ impl Store {
     /// and the grant it was authorised under is revoked with it, in one transaction, so its
     /// tokens join the revocation list.
     pub async fn revoke_consent(&self, id: &str, client_id: &str, now: i64) -> Result<Revoked, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT grant_id FROM consents WHERE id = $1 AND client_id = $2")
             .bind(id)
             .bind(client_id)

@@ -9,7 +9,7 @@ const COLUMNS: &str = "id, username, password_hash, status, accounts, created_at
 
 impl Store {
     pub async fn insert_customer(&self, c: &Customer) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let sql = format!("INSERT INTO customers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
         let result = sqlx::query(&sql)
             .bind(&c.id)
@@ -49,7 +49,7 @@ impl Store {
     }
 
     pub async fn set_customer_status(&self, username: &str, status: CustomerStatus) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE customers SET status = $1, updated_at = $2 WHERE username = $3")
             .bind(status.as_str())
             .bind(crate::now())

@@ -58,7 +58,7 @@ impl Store {
         code: &CodeRow,
         consent_id: Option<&str>,
     ) -> Result<Approval, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         if !interactions::complete(&mut tx, interaction_id, now).await? {
             return Ok(Approval::AlreadyFinished);
         }
@@ -104,7 +104,7 @@ impl Store {
         now: i64,
         consent: Option<(&str, &str)>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         if !interactions::complete(&mut tx, interaction_id, now).await? {
             return Ok(false);
         }
@@ -200,7 +200,7 @@ impl Store {
     /// Revokes a grant: its refresh token stops working and its access tokens join the
     /// revocation list resource servers poll. False if it was unknown or already revoked.
     pub async fn revoke_grant(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(id)

@@ -17,7 +17,7 @@ pub struct KeyRow {
 impl Store {
     /// Adds a key and retires the listed older ones, atomically.
     pub async fn add_signing_key(&self, key: &KeyRow, retire: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, retired_at) \
              VALUES ($1, $2, $3, $4, $5, NULL)",
@@ -65,7 +65,7 @@ impl Store {
 
     /// Deletes one retired key, telling every node; false if there was none by that id.
     pub async fn delete_retired_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1 AND retired_at IS NOT NULL")
             .bind(kid)
             .execute(&mut *tx)
@@ -79,7 +79,7 @@ impl Store {
 
     /// Deletes keys retired before `before`: no live token can carry their `kid` any more.
     pub async fn purge_signing_keys(&self, before: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
             .bind(before)
             .execute(&mut *tx)

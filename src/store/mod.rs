@@ -94,6 +94,17 @@ impl Store {
         self.backend
     }
 
+    /// A transaction. On SQLite it takes the write lock as it begins (`BEGIN IMMEDIATE`): a
+    /// deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+    /// another connection committed in between, which the busy timeout does not cover; taking
+    /// the lock first makes it wait its turn instead. Readers are not blocked (WAL).
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 impl Store {
     /// Records one failed sign-in under each subject (`username:…`, `address:…`).
     pub async fn record_login_failure(&self, subjects: &[String], at: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for subject in subjects {
             sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
                 .bind(subject)
