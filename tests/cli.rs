@@ -3,23 +3,10 @@
 
 mod common;
 
+use common::cli::{certbound, certbound_with_stdin};
+
 use std::path::Path;
 use std::process::Command;
-
-fn certbound(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_certbound"))
-        .current_dir(dir)
-        .env("CERTBOUND_LOG", "warn")
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// Registers client `x` (subject CN=x).
 const ADD_X: [&str; 10] = [
@@ -322,28 +309,6 @@ fn bad_registrations_are_refused_without_a_partial_write() {
     assert!(!ok && text.contains("not found"), "{text}");
     let (ok, text) = certbound(d, &["keys", "rotate", "--alg", "HS256"]);
     assert!(!ok && text.contains("unsupported algorithm"), "{text}");
-}
-
-/// Runs `certbound` with `stdin` as its standard input.
-fn certbound_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_certbound"))
-        .current_dir(dir)
-        .env("CERTBOUND_LOG", "warn")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 #[test]

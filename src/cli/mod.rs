@@ -1,5 +1,6 @@
 //! The `certbound` command line: a thin layer over the library, one file per command group.
 
+mod admins;
 mod apikeys;
 mod audit;
 mod clients;
@@ -20,6 +21,7 @@ use crate::pki::certs_from_pem;
 use crate::pki::dev::PkiLayout;
 use crate::store::Store;
 
+use admins::AdminCommand;
 use apikeys::ApikeyCommand;
 use audit::AuditCommand;
 use clients::ClientCommand;
@@ -74,6 +76,9 @@ enum Command {
     /// The audit trail: client authentication attempts, tokens, administrative changes.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Administrators of the admin console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Check a running deployment: forged certificate headers from this host must be refused.
     Doctor {
         /// Base URL of the server.
@@ -131,6 +136,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::User(cmd) => users::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Grant(cmd) => grants::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Audit(cmd) => audit::run(cmd, &Store::connect(&settings.database_url).await?).await,
+        Command::Admin(cmd) => admins::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Doctor { url, cacert } => {
             let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
             doctor::run(&url, &cacert).await

@@ -3,6 +3,7 @@
 //! says and whom it is bound to. It depends on nothing above `pki` and `jose`: no endpoint, no
 //! storage, no HTTP.
 
+pub mod administrator;
 pub mod audit;
 pub mod client;
 pub mod confirmation;
@@ -15,6 +16,7 @@ pub mod scope;
 pub mod status;
 pub mod token;
 
+pub use administrator::{AdminRole, Administrator};
 pub use audit::{AuditEvent, AuditKind, AuditOutcome, AuditedCertificate, CertificateSource};
 pub use client::{AuthMethod, Client, ClientStatus, IssuerSerial, SubjectMatcher};
 pub use confirmation::{Binding, Confirmation, Jkt, Proofs, SenderBinding};

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod cli;
 pub mod dpop;
 pub mod flow;
 pub mod hostile;
