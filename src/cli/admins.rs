@@ -76,18 +76,23 @@ pub(super) async fn run(cmd: AdminCommand, store: &Store) -> CliResult {
                 }
             }
         }
-        AdminCommand::Disable { username } => {
-            store
-                .set_administrator_status(&normalize_username(&username)?, Status::Disabled)
-                .await?;
-            println!("disabled {username}");
-        }
-        AdminCommand::Enable { username } => {
-            store
-                .set_administrator_status(&normalize_username(&username)?, Status::Active)
-                .await?;
-            println!("enabled {username}");
-        }
+        AdminCommand::Disable { username } => set_status(store, &username, Status::Disabled).await?,
+        AdminCommand::Enable { username } => set_status(store, &username, Status::Active).await?,
     }
+    Ok(())
+}
+
+async fn set_status(store: &Store, username: &str, status: Status) -> CliResult {
+    store
+        .set_administrator_status(&normalize_username(username)?, status)
+        .await?;
+    println!(
+        "{} {username}",
+        if status == Status::Active {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
     Ok(())
 }
