@@ -68,8 +68,10 @@ async fn newlines_in_logged_values_do_not_start_lines() {
             .any(|line| line.starts_with(FORGED) || line.contains(&format!("\"{FORGED}"))),
         "a forged line:\n{log}"
     );
+    // The subject is written as RFC 4514 writes a newline (`\0a`); the client_id, by the log.
     assert!(
-        log.contains(&format!("evil\\n{FORGED}")),
+        log.contains(&format!("CN=evil\\0a{FORGED}")),
         "the subject, escaped:\n{log}"
     );
+    assert!(log.contains(&format!("nobody\\n{FORGED}")), "the client_id, escaped:\n{log}");
 }
