@@ -73,5 +73,8 @@ async fn newlines_in_logged_values_do_not_start_lines() {
         log.contains(&format!("CN=evil\\0a{FORGED}")),
         "the subject, escaped:\n{log}"
     );
-    assert!(log.contains(&format!("nobody\\n{FORGED}")), "the client_id, escaped:\n{log}");
+    assert!(
+        log.contains(&format!("nobody\\n{FORGED}")),
+        "the client_id, escaped:\n{log}"
+    );
 }
