@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::{pin_from_arg, CliResult};
 use crate::domain::client::jwks_from_pem_certificates;
@@ -118,7 +117,7 @@ pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
             let client = build_client(*add)?;
             store.insert_client(&client).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&client_json(&client))?);
+                println!("{}", serde_json::to_string_pretty(&client.registration_document())?);
             } else {
                 println!("{}", client.client_id);
             }
@@ -126,7 +125,7 @@ pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
         ClientCommand::List { json } => {
             let clients = store.list_clients().await?;
             if json {
-                let list: Vec<_> = clients.iter().map(client_json).collect();
+                let list: Vec<_> = clients.iter().map(Client::registration_document).collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for c in clients {
@@ -151,7 +150,7 @@ pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
                 .get_client(&client_id)
                 .await?
                 .ok_or_else(|| format!("no client {client_id}"))?;
-            let doc = client_json(&c);
+            let doc = c.registration_document();
             if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
@@ -258,37 +257,4 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
     };
     client.validate()?;
     Ok(client)
-}
-
-/// RFC 7591-style registration document.
-fn client_json(c: &Client) -> serde_json::Value {
-    let mut doc = json!({
-        "client_id": c.client_id,
-        "client_name": c.name,
-        "status": c.status.as_str(),
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "redirect_uris": c.redirect_uris,
-        "scope": c.scopes.join(" "),
-        "tls_client_certificate_bound_access_tokens": c.bound_access_tokens,
-        "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
-        "require_signed_request_object": c.require_signed_request_object,
-        "ca_pins": c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),
-        "cert_pins": c.cert_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>(),
-        "issuer_serial_pins": c.issuer_serial_pins,
-        "can_introspect": c.can_introspect,
-        "authorization_details_types": c.authorization_details_types,
-        "created_at": c.created_at,
-    });
-    if let Some(subject) = &c.subject {
-        let (k, v) = subject.parts();
-        doc[k] = v.into();
-    }
-    if let Some(jwks) = &c.jwks {
-        doc["jwks"] = jwks.clone();
-    }
-    if let Some(uri) = &c.jwks_uri {
-        doc["jwks_uri"] = uri.clone().into();
-    }
-    doc
 }

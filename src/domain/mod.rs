@@ -6,6 +6,7 @@
 pub mod administrator;
 pub mod audit;
 pub mod client;
+mod client_document;
 pub mod confirmation;
 pub mod consent;
 pub mod customer;

@@ -6,6 +6,9 @@ use std::str::FromStr;
 pub enum Status {
     Active,
     Disabled,
+    /// Removed by an operator. A deleted client is kept as a tombstone: its id is never reused,
+    /// and resource servers go on refusing its tokens until they expire.
+    Deleted,
 }
 
 impl Status {
@@ -13,6 +16,7 @@ impl Status {
         match self {
             Status::Active => "active",
             Status::Disabled => "disabled",
+            Status::Deleted => "deleted",
         }
     }
 }
@@ -23,6 +27,7 @@ impl FromStr for Status {
         match s {
             "active" => Ok(Self::Active),
             "disabled" => Ok(Self::Disabled),
+            "deleted" => Ok(Self::Deleted),
             other => Err(format!("unknown status {other:?}")),
         }
     }

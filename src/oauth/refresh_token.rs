@@ -53,7 +53,7 @@ fn check_grant_live(entry: &RefreshEntry, now: i64) -> Result<(), OAuthError> {
 fn check_customer_active(entry: &RefreshEntry) -> Result<(), OAuthError> {
     match entry.customer_status {
         CustomerStatus::Active => Ok(()),
-        CustomerStatus::Disabled => Err(OAuthError::InvalidGrant("the customer is disabled")),
+        CustomerStatus::Disabled | CustomerStatus::Deleted => Err(OAuthError::InvalidGrant("the customer is disabled")),
     }
 }
 

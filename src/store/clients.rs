@@ -64,9 +64,9 @@ impl Store {
         row.as_ref().map(client_from_row).transpose()
     }
 
-    /// The ids of disabled clients, for resource servers.
+    /// The ids of disabled (and deleted) clients, for resource servers.
     pub async fn disabled_client_ids(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT client_id FROM clients WHERE status = 'disabled'")
+        let rows = sqlx::query("SELECT client_id FROM clients WHERE status <> 'active'")
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|r| text(r, "client_id")).collect()
@@ -78,20 +78,51 @@ impl Store {
         rows.iter().map(client_from_row).collect()
     }
 
+    /// Disables or enables a client; a deleted one stays deleted.
     pub async fn set_client_status(&self, client_id: &str, status: ClientStatus) -> Result<(), StoreError> {
+        if status == ClientStatus::Deleted {
+            return self.delete_client(client_id).await;
+        }
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE clients SET status = $1, updated_at = $2 WHERE client_id = $3")
-            .bind(status.as_str())
-            .bind(crate::now())
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE clients SET status = $1, updated_at = $2 WHERE client_id = $3 AND status <> 'deleted'")
+                .bind(status.as_str())
+                .bind(crate::now())
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("client {client_id}")));
         }
         bump_revision(&mut tx, "clients").await?;
         // Resource servers learn disabled clients with the revocations.
         bump_revision(&mut tx, "revocations").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a client: the row stays as a tombstone (status `deleted`, see [`ClientStatus`]),
+    /// and its API keys and customer grants are revoked, all in one transaction.
+    pub async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+        let now = crate::now();
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE clients SET status = 'deleted', updated_at = $1 WHERE client_id = $2 AND status <> 'deleted'",
+        )
+        .bind(now)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client {client_id}")));
+        }
+        for table in ["api_keys", "grants"] {
+            let sql = format!("UPDATE {table} SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL");
+            sqlx::query(&sql).bind(now).bind(client_id).execute(&mut *tx).await?;
+        }
+        for revision in ["clients", "revocations", "api_keys"] {
+            bump_revision(&mut tx, revision).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

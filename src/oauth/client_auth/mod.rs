@@ -221,7 +221,7 @@ fn client_id(form: &OAuthForm) -> Option<String> {
 fn check_active(client: &CachedClient) -> Result<(), AuthFailure> {
     match client.client.status {
         ClientStatus::Active => Ok(()),
-        ClientStatus::Disabled => Err(AuthFailure::Disabled),
+        ClientStatus::Disabled | ClientStatus::Deleted => Err(AuthFailure::Disabled),
     }
 }
 
