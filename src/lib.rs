@@ -4,8 +4,10 @@
 //! Modules follow the path of a request: [`tls`] accepts the connection and captures the client
 //! certificate, [`pki`] parses and checks it, [`oauth`] runs the endpoint's checks, [`jose`]
 //! signs the token, and [`store`] keeps clients, keys and revocations. [`domain`] is the model
-//! the authorization server and the resource server ([`rs`]) share.
+//! the authorization server and the resource server ([`rs`]) share. [`admin`] is the operators'
+//! web console.
 
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod config;
@@ -29,6 +31,13 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch: the audit trail's clock.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Keeps glibc from holding on to large freed blocks. Each sign-in hashes with argon2id in a

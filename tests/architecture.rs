@@ -23,12 +23,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("rs", &["domain", "jose", "pki", "store", "tls"]),
     ("openbanking", &["domain", "rs", "store"]),
     ("demo_bank", &["domain", "openbanking", "rs"]),
+    (
+        "admin",
+        &[
+            "audit", "domain", "encoding", "jose", "oauth", "pki", "store", "tls", "web",
+        ],
+    ),
     ("config", &["audit", "domain", "jose", "pki", "tls"]),
     // Fuzz targets drive the parsers of every layer; nothing imports them.
     ("fuzzing", &["domain", "jose", "oauth", "pki", "rs", "store", "tls"]),
     (
         "server",
         &[
+            "admin",
             "audit",
             "config",
             "demo_bank",
@@ -46,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "admin",
             "audit",
             "config",
             "demo_bank",

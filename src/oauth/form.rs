@@ -96,7 +96,7 @@ impl OAuthForm {
     }
 
     /// Reads and parses a request's form body.
-    async fn read(req: Request, repeatable: &[&str]) -> Result<Self, FormError> {
+    pub(crate) async fn read(req: Request, repeatable: &[&str]) -> Result<Self, FormError> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)

@@ -135,6 +135,17 @@ impl DistinguishedName {
         Ok(Self { rdns })
     }
 
+    /// The most specific commonName (2.5.4.3) the name holds, as decoded: a default label for
+    /// whatever the certificate identifies.
+    pub fn common_name(&self) -> Option<&str> {
+        self.rdns
+            .iter()
+            .rev()
+            .flatten()
+            .find(|ava| ava.oid == "2.5.4.3" && ava.text.is_some())
+            .map(|ava| ava.display.as_str())
+    }
+
     /// RFC 4517 distinguishedNameMatch: same number of RDNs, each RDN the same set of
     /// attributes, each value equal under its matching rule.
     pub fn matches(&self, other: &Self) -> bool {

@@ -16,7 +16,12 @@ use crate::rs::{Guard, LocalAuthority, Policy};
 /// deployment whose proxy terminates TLS (`mtls_listen = "none"`) needs only it.
 pub(super) fn routers(state: AppState, local: &LocalAuthority, settings: &Settings) -> (Router, Router) {
     let api = api(state.clone(), local, settings);
-    (api.clone().merge(oauth::pages(state)), api)
+    (
+        api.clone()
+            .merge(oauth::pages(state.clone()))
+            .merge(crate::admin::router(state)),
+        api,
+    )
 }
 
 /// Everything but the pages.

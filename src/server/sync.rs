@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::admin;
 use crate::config::Settings;
 use crate::jose::KeyEncryptionKey;
 use crate::oauth::interaction::SIGN_IN_WINDOW;
@@ -107,6 +108,10 @@ pub(super) async fn keep_in_step(
             }
             if let Err(e) = state.store.purge_flow_state(now, now - SIGN_IN_WINDOW).await {
                 tracing::warn!(error = %e, "purging expired code-flow state failed");
+            }
+            let (created_before, idle_before) = (now - admin::session::ABSOLUTE, now - admin::session::IDLE);
+            if let Err(e) = state.store.purge_admin_sessions(created_before, idle_before).await {
+                tracing::warn!(error = %e, "purging ended admin sessions failed");
             }
             purged = tokio::time::Instant::now();
         }

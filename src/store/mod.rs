@@ -1,6 +1,7 @@
 //! Persistence through sqlx: SQLite (the embedded default) or PostgreSQL, chosen by the
 //! database URL, with the same portable migrations for both.
 
+pub mod admin_sessions;
 pub mod administrators;
 pub mod api_keys;
 pub mod audit;

@@ -1,0 +1,54 @@
+//! The admin console: server-rendered pages under `/admin` on the browser listener, for the
+//! bank's operators to register and manage clients and read the audit trail. Administrators
+//! sign in with a password (argon2id); viewers see everything and change nothing. Every form
+//! carries the session's CSRF token, destructive actions want the password typed again, and
+//! every change goes to the audit trail with its before and after.
+//!
+//! Each handler reads as its checks: the [`session::AdminSession`] extractor (signed in, not
+//! idle, not too old, administrator still active), then `check_change` (CSRF token, role) for
+//! anything that writes.
+
+mod audit_view;
+mod certificate;
+pub mod changes;
+mod clients;
+mod error;
+mod form;
+mod register;
+pub mod session;
+mod sign_in;
+mod view;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::AdminError;
+
+use crate::oauth::AppState;
+
+/// The console's routes, for the browser listener.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/clients") }))
+        .route("/admin/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route("/admin/sign-out", post(sign_in::sign_out))
+        .route("/admin/reauth", get(sign_in::reauth).post(sign_in::reauth_submit))
+        .route("/admin/clients", get(clients::list).post(register::create))
+        .route(
+            "/admin/clients/new",
+            get(register::upload)
+                .post(register::prefill)
+                .layer(DefaultBodyLimit::max(2 * certificate::MAX_UPLOAD)),
+        )
+        .route("/admin/clients/{id}", get(clients::detail))
+        .route("/admin/clients/{id}/status", post(clients::set_status))
+        .route(
+            "/admin/clients/{id}/delete",
+            get(clients::confirm_delete).post(clients::delete),
+        )
+        .route("/admin/audit", get(audit_view::list))
+        .route("/static/admin.css", get(view::stylesheet))
+        .with_state(state)
+}

@@ -1,0 +1,337 @@
+//! The admin console in a real headless Chromium over WebDriver, on SQLite and PostgreSQL:
+//! sign in; register a client by uploading its certificate, then get a token with it over
+//! mTLS; disable it (token refused) and enable it; delete it after typing the password again;
+//! a viewer sees everything and changes nothing; forms without the session's CSRF token are
+//! refused; a client name and a certificate subject holding HTML render inert. Screenshots go
+//! to target/screenshots/admin-*.png.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use certbound::domain::{AdminRole, Administrator};
+use common::chromium::{arrived_at, chromium, element, screenshot, sign_in, text_of};
+use common::{Db, TestEnv};
+use fantoccini::Client;
+
+const OPS: (&str, &str) = ("ops", "correct horse battery");
+const AUDITOR: (&str, &str) = ("auditor", "staple paper clip");
+
+async fn add_administrators(env: &TestEnv) {
+    for ((name, password), role) in [(OPS, AdminRole::Admin), (AUDITOR, AdminRole::Viewer)] {
+        let admin = Administrator::register(name, password, role).unwrap();
+        env.store.insert_administrator(&admin).await.unwrap();
+    }
+}
+
+/// Polls the token endpoint until it answers `want` (running nodes see registration changes
+/// within the one-second reload interval).
+async fn token_status_becomes(env: &TestEnv, http: &reqwest::Client, client_id: &str, want: u16) {
+    let started = Instant::now();
+    loop {
+        let (status, body) = env.token(http, client_id, &[]).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "token still {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The browser's console session cookie, to replay requests a page would not send.
+async fn session_cookie(browser: &Client) -> String {
+    let cookie = browser.get_named_cookie("__Host-certbound-admin").await.unwrap();
+    format!("__Host-certbound-admin={}", cookie.value())
+}
+
+async fn hidden_csrf(browser: &Client) -> String {
+    element(browser, "form[action='/admin/sign-out'] input[name=csrf]")
+        .await
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A form post with the given cookie, as another page (or site) might send it.
+async fn post_as(env: &TestEnv, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let http = common::http_client(&env.pki, env.front_addr(), None);
+    let response = http
+        .post(env.front_url(path))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn no_alert(browser: &Client) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        browser.get_alert_text().await.is_err(),
+        "a dialog fired: markup a TPP controls ran as script"
+    );
+}
+
+async fn console(db: Db) {
+    let env = TestEnv::start_with(db, |f| f.display_name = Some("Demo Bank".into())).await;
+    add_administrators(&env).await;
+    let tag = match db {
+        Db::Sqlite => "sqlite",
+        Db::Postgres => "postgres",
+    };
+    let shot = |name: &str| format!("admin-{name}-{tag}");
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = chromium(profile.path()).await;
+
+    // Signed out, the console sends the browser to sign in; a wrong password is refused.
+    browser.goto(&env.front_url("/admin/clients")).await.unwrap();
+    arrived_at(&browser, &env.front_url("/admin/sign-in")).await;
+    screenshot(&browser, &shot("sign-in")).await;
+    sign_in(&browser, OPS.0, "not the password").await;
+    assert_eq!(
+        text_of(&browser, ".error").await,
+        "The username or password is not right."
+    );
+    sign_in(&browser, OPS.0, OPS.1).await;
+    arrived_at(&browser, &env.front_url("/admin/clients")).await;
+    assert!(text_of(&browser, ".who").await.contains("ops"));
+
+    // Register a client by uploading its certificate file.
+    let tpp = env.issue("budget-tpp");
+    let cert_file = env.dir.path().join("budget-tpp.pem");
+    std::fs::write(&cert_file, &tpp.cert_pem).unwrap();
+    element(&browser, "a[href='/admin/clients/new']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "#file")
+        .await
+        .send_keys(cert_file.to_str().unwrap())
+        .await
+        .unwrap();
+    element(&browser, "form[enctype] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&browser, "#cert-subject").await, "CN=budget-tpp");
+    let trust = element(&browser, "#trust").await;
+    assert_eq!(
+        trust.attr("class").await.unwrap().as_deref(),
+        Some("ok"),
+        "{}",
+        trust.text().await.unwrap()
+    );
+    assert_eq!(text_of(&browser, "#cert-thumbprint").await, common::x5t_s256(&tpp));
+    let name = element(&browser, "#name").await;
+    assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("budget-tpp"));
+    name.clear().await.unwrap();
+    name.send_keys("Budget Buddy").await.unwrap();
+    let id_field = element(&browser, "#client_id").await;
+    id_field.clear().await.unwrap();
+    id_field.send_keys("budget-buddy").await.unwrap();
+    element(&browser, "#scope").await.send_keys("accounts").await.unwrap();
+    screenshot(&browser, &shot("register")).await;
+    element(&browser, "form[action='/admin/clients'] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy")).await;
+    assert!(text_of(&browser, "h1").await.contains("Budget Buddy"));
+
+    // The registration works over mTLS with that certificate.
+    let http = env.http(Some(&tpp));
+    token_status_becomes(&env, &http, "budget-buddy", 200).await;
+    browser.refresh().await.unwrap();
+    assert!(text_of(&browser, "dl.facts + h2 + dl.facts")
+        .await
+        .contains("CN=budget-tpp"));
+    screenshot(&browser, &shot("client")).await;
+
+    // Disable: refused at the token endpoint. Enable: issued again.
+    element(&browser, "button[value=disabled]").await.click().await.unwrap();
+    element(&browser, "button[value=active]").await;
+    token_status_becomes(&env, &http, "budget-buddy", 401).await;
+    element(&browser, "button[value=active]").await.click().await.unwrap();
+    element(&browser, "button[value=disabled]").await;
+    token_status_becomes(&env, &http, "budget-buddy", 200).await;
+
+    // Forms without the session's token, or with another session's, change nothing.
+    let ops_cookie = session_cookie(&browser).await;
+    let ops_csrf = hidden_csrf(&browser).await;
+    let status_path = "/admin/clients/budget-buddy/status";
+    let (status, page) = post_as(&env, &ops_cookie, status_path, &[("status", "disabled")]).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("This form has expired"));
+
+    // A client named with markup, with a certificate whose subject is markup, pasted.
+    let hostile = env.issue("<script>alert(2)</script>");
+    element(&browser, "a[href='/admin/clients']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "a[href='/admin/clients/new']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "#pem")
+        .await
+        .send_keys(&hostile.cert_pem)
+        .await
+        .unwrap();
+    element(&browser, "form[enctype] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // RFC 4514 escapes < and > in a DN; the page shows that text, not markup.
+    assert_eq!(
+        text_of(&browser, "#cert-subject").await,
+        r"CN=\<script\>alert(2)\</script\>"
+    );
+    no_alert(&browser).await;
+    let name = element(&browser, "#name").await;
+    name.clear().await.unwrap();
+    name.send_keys("<img src=x onerror=alert(1)>").await.unwrap();
+    let id_field = element(&browser, "#client_id").await;
+    id_field.clear().await.unwrap();
+    id_field.send_keys("hostile").await.unwrap();
+    element(&browser, "form[action='/admin/clients'] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrived_at(&browser, &env.front_url("/admin/clients/hostile")).await;
+    no_alert(&browser).await;
+    assert_eq!(text_of(&browser, "h1 .tpp").await, "<img src=x onerror=alert(1)>");
+    assert!(browser
+        .find_all(fantoccini::Locator::Css("img"))
+        .await
+        .unwrap()
+        .is_empty());
+    browser.goto(&env.front_url("/admin/clients")).await.unwrap();
+    no_alert(&browser).await;
+    assert!(text_of(&browser, "table.list")
+        .await
+        .contains("<img src=x onerror=alert(1)>"));
+    assert!(text_of(&browser, "table.list")
+        .await
+        .contains(r"CN=\<script\>alert(2)\</script\>"));
+    screenshot(&browser, &shot("clients")).await;
+
+    // Delete wants the password again, then a confirmation.
+    browser.goto(&env.front_url("/admin/clients/hostile")).await.unwrap();
+    element(&browser, "a.danger").await.click().await.unwrap();
+    arrived_at(&browser, &env.front_url("/admin/reauth")).await;
+    screenshot(&browser, &shot("reauth")).await;
+    element(&browser, "#password").await.send_keys(OPS.1).await.unwrap();
+    element(&browser, "form[action='/admin/reauth'] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrived_at(&browser, &env.front_url("/admin/clients/hostile/delete")).await;
+    element(&browser, "button.danger").await.click().await.unwrap();
+    arrived_at(&browser, &env.front_url("/admin/clients")).await;
+    assert!(!text_of(&browser, "table.list").await.contains("hostile"));
+    token_status_becomes(&env, &env.http(Some(&hostile)), "hostile", 401).await;
+
+    // The audit trail shows what the console did, by whom.
+    browser
+        .goto(&env.front_url("/admin/audit?kind=admin&client_id=budget-buddy"))
+        .await
+        .unwrap();
+    let table = text_of(&browser, "table.audit").await;
+    for action in ["admin.client.register", "admin.client.disable", "admin.client.enable"] {
+        assert!(table.contains(action), "audit lacks {action}: {table}");
+    }
+    assert!(table.contains("by ops"));
+    browser
+        .goto(&env.front_url("/admin/audit?client_id=budget-buddy&outcome=failure"))
+        .await
+        .unwrap();
+    assert!(text_of(&browser, "table.audit").await.contains("client_active"));
+    screenshot(&browser, &shot("audit")).await;
+
+    // Sign out; the old cookie no longer opens anything.
+    element(&browser, "form[action='/admin/sign-out'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrived_at(&browser, &env.front_url("/admin/sign-in")).await;
+    let (_, page) = post_as(
+        &env,
+        &ops_cookie,
+        status_path,
+        &[("status", "disabled"), ("csrf", &ops_csrf)],
+    )
+    .await;
+    assert!(
+        page.contains(r#"action="/admin/sign-in""#),
+        "a signed-out session is sent to sign in"
+    );
+
+    // A viewer: no buttons, and the server refuses what a button would have posted.
+    sign_in(&browser, AUDITOR.0, AUDITOR.1).await;
+    arrived_at(&browser, &env.front_url("/admin/clients")).await;
+    assert!(browser
+        .find_all(fantoccini::Locator::Css("a[href='/admin/clients/new']"))
+        .await
+        .unwrap()
+        .is_empty());
+    browser
+        .goto(&env.front_url("/admin/clients/budget-buddy"))
+        .await
+        .unwrap();
+    element(&browser, "dl.facts").await;
+    assert!(browser
+        .find_all(fantoccini::Locator::Css("button[value=disabled], a.danger"))
+        .await
+        .unwrap()
+        .is_empty());
+    screenshot(&browser, &shot("viewer")).await;
+    let viewer_cookie = session_cookie(&browser).await;
+    let viewer_csrf = hidden_csrf(&browser).await;
+    let (status, page) = post_as(
+        &env,
+        &viewer_cookie,
+        status_path,
+        &[("status", "disabled"), ("csrf", &viewer_csrf)],
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("Read-only access"));
+    let (status, _) = post_as(
+        &env,
+        &viewer_cookie,
+        "/admin/clients/budget-buddy/delete",
+        &[("csrf", &viewer_csrf)],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The ops session's token does not work in the viewer's session either.
+    let (status, _) = post_as(
+        &env,
+        &viewer_cookie,
+        status_path,
+        &[("status", "disabled"), ("csrf", &ops_csrf)],
+    )
+    .await;
+    assert_eq!(status, 403);
+    token_status_becomes(&env, &http, "budget-buddy", 200).await;
+
+    browser.close().await.unwrap();
+}
+
+on_both_databases!(console);
