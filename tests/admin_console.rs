@@ -164,6 +164,57 @@ async fn console(db: Db) {
     element(&browser, "button[value=disabled]").await;
     token_status_becomes(&env, &http, "budget-buddy", 200).await;
 
+    // Edit: a scope more, and the token endpoint grants it.
+    element(&browser, "a[href='/admin/clients/budget-buddy/edit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let scope = element(&browser, "#scope").await;
+    assert_eq!(scope.prop("value").await.unwrap().as_deref(), Some("accounts"));
+    scope.send_keys(" payments").await.unwrap();
+    screenshot(&browser, &shot("edit")).await;
+    element(&browser, "form[action$='/edit'] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy")).await;
+    assert!(text_of(&browser, "dl.facts").await.contains("payments"));
+    let started = Instant::now();
+    loop {
+        let (status, body) = env.token(&http, "budget-buddy", &[("scope", "payments")]).await;
+        if status == 200 {
+            assert_eq!(body["scope"], "payments");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{status}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // An edit that would not make a valid registration is refused with the reason, and
+    // changes nothing.
+    element(&browser, "a[href='/admin/clients/budget-buddy/edit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "#cert_pins")
+        .await
+        .send_keys("not-a-thumbprint")
+        .await
+        .unwrap();
+    element(&browser, "form[action$='/edit'] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(text_of(&browser, ".error").await.contains("not-a-thumbprint"));
+    token_status_becomes(&env, &http, "budget-buddy", 200).await;
+    browser
+        .goto(&env.front_url("/admin/clients/budget-buddy"))
+        .await
+        .unwrap();
+
     // Forms without the session's token, or with another session's, change nothing.
     let ops_cookie = session_cookie(&browser).await;
     let ops_csrf = hidden_csrf(&browser).await;
@@ -252,7 +303,12 @@ async fn console(db: Db) {
         .await
         .unwrap();
     let table = text_of(&browser, "table.audit").await;
-    for action in ["admin.client.register", "admin.client.disable", "admin.client.enable"] {
+    for action in [
+        "admin.client.register",
+        "admin.client.disable",
+        "admin.client.enable",
+        "admin.client.update",
+    ] {
         assert!(table.contains(action), "audit lacks {action}: {table}");
     }
     assert!(table.contains("by ops"));

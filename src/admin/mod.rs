@@ -12,6 +12,7 @@ mod audit_view;
 mod certificate;
 pub mod changes;
 mod clients;
+mod edit;
 mod error;
 mod form;
 mod register;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(2 * certificate::MAX_UPLOAD)),
         )
         .route("/admin/clients/{id}", get(clients::detail))
+        .route("/admin/clients/{id}/edit", get(edit::page).post(edit::submit))
         .route("/admin/clients/{id}/status", post(clients::set_status))
         .route(
             "/admin/clients/{id}/delete",

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{pin_from_arg, CliResult};
+use super::client_args::{PinArgs, SubjectArgs};
+use super::client_update::{self, UpdateClient};
+use super::CliResult;
 use crate::domain::client::jwks_from_pem_certificates;
-use crate::domain::{AuthMethod, Client, ClientStatus, GrantType, IssuerSerial, SubjectMatcher};
-use crate::pki::{SpkiPin, Thumbprint};
+use crate::domain::{AuthMethod, Client, ClientStatus, GrantType};
 use crate::store::Store;
 
 #[derive(Subcommand, Debug)]
@@ -36,6 +37,14 @@ pub(super) enum ClientCommand {
         #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
+    /// Change a registration: what is given replaces what was registered; the rest stays.
+    Update(Box<UpdateClient>),
+    /// Delete a client: it stops authenticating, its API keys and grants are revoked, resource
+    /// servers refuse its tokens, and its client_id stays reserved.
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -48,17 +57,8 @@ pub(super) struct AddClient {
     /// Choose the client_id (default: random).
     #[arg(long, allow_hyphen_values = true)]
     client_id: Option<String>,
-    /// tls_client_auth: the certificate's subject DN (RFC 4514 form, e.g. "CN=tpp,O=Bank,C=GB").
-    #[arg(long)]
-    subject_dn: Option<String>,
-    #[arg(long)]
-    san_dns: Option<String>,
-    #[arg(long)]
-    san_uri: Option<String>,
-    #[arg(long)]
-    san_ip: Option<String>,
-    #[arg(long)]
-    san_email: Option<String>,
+    #[command(flatten)]
+    subject: SubjectArgs,
     /// self_signed_tls_client_auth: a PEM certificate to register (repeatable, e.g. for rotation).
     #[arg(long = "cert")]
     certs: Vec<PathBuf>,
@@ -86,16 +86,8 @@ pub(super) struct AddClient {
     /// A redirect URI for the authorization code flow, compared exactly (repeatable).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
-    /// Require the chain to pass through this CA: base64url SHA-256 of its SubjectPublicKeyInfo,
-    /// or a PEM file of the CA certificate (repeatable).
-    #[arg(long = "ca-pin")]
-    ca_pins: Vec<String>,
-    /// Accept only this exact certificate: its x5t#S256 thumbprint, or a PEM file (repeatable).
-    #[arg(long = "cert-pin")]
-    cert_pins: Vec<String>,
-    /// Accept only this exact certificate by SERIAL_HEX:ISSUER_DN (repeatable).
-    #[arg(long = "cert-issuer-serial")]
-    issuer_serials: Vec<String>,
+    #[command(flatten)]
+    pins: PinArgs,
     /// Issue tokens without cnf binding (not recommended; RFC 8705 §3.4 metadata false).
     #[arg(long)]
     unbound_tokens: bool,
@@ -167,30 +159,18 @@ pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
             store.set_client_status(&client_id, ClientStatus::Active).await?;
             println!("enabled {client_id}");
         }
+        ClientCommand::Update(update) => client_update::run(*update, store).await?,
+        ClientCommand::Delete { client_id } => {
+            store.delete_client(&client_id).await?;
+            println!("deleted {client_id}");
+        }
     }
     Ok(())
 }
 
 fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
     let auth_method: AuthMethod = add.auth.parse()?;
-    let subjects = [
-        ("tls_client_auth_subject_dn", &add.subject_dn),
-        ("tls_client_auth_san_dns", &add.san_dns),
-        ("tls_client_auth_san_uri", &add.san_uri),
-        ("tls_client_auth_san_ip", &add.san_ip),
-        ("tls_client_auth_san_email", &add.san_email),
-    ];
-    let given: Vec<_> = subjects
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
-        .collect();
-    if given.len() > 1 {
-        return Err("give exactly one of --subject-dn, --san-dns, --san-uri, --san-ip, --san-email".into());
-    }
-    let subject = given
-        .first()
-        .map(|(k, v)| SubjectMatcher::from_parts(k, v))
-        .transpose()?;
+    let subject = add.subject.matcher()?;
 
     let mut pems = Vec::new();
     for path in &add.certs {
@@ -213,21 +193,7 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
         (None, false) => Some(jwks_from_pem_certificates(&pems)?),
         (None, true) => None,
     };
-    let ca_pins = add
-        .ca_pins
-        .iter()
-        .map(|p| pin_from_arg(p, SpkiPin::from_base64url, |der| SpkiPin::of_certificate(der).ok()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cert_pins = add
-        .cert_pins
-        .iter()
-        .map(|p| pin_from_arg(p, Thumbprint::from_base64url, |der| Some(Thumbprint::of_der(der))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let issuer_serial_pins = add
-        .issuer_serials
-        .iter()
-        .map(|s| IssuerSerial::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let pins = add.pins.parse()?;
     let now = crate::now();
     let client = Client {
         client_id: add.client_id.unwrap_or_else(crate::jose::random_id),
@@ -247,9 +213,9 @@ fn build_client(add: AddClient) -> Result<Client, Box<dyn std::error::Error>> {
         subject,
         jwks,
         jwks_uri: add.jwks_uri,
-        ca_pins,
-        cert_pins,
-        issuer_serial_pins,
+        ca_pins: pins.ca,
+        cert_pins: pins.cert,
+        issuer_serial_pins: pins.issuer_serial,
         can_introspect: add.introspect,
         authorization_details_types: add.authorization_details_types,
         created_at: now,

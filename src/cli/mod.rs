@@ -3,6 +3,8 @@
 mod admins;
 mod apikeys;
 mod audit;
+mod client_args;
+mod client_update;
 mod clients;
 mod doctor;
 mod grants;

@@ -14,46 +14,44 @@ const COLUMNS: &str = "client_id, name, status, auth_method, grant_types, scopes
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
         c.validate_pins().map_err(StoreError::Invalid)?;
-        let (kind, value) = match &c.subject {
-            Some(s) => {
-                let (k, v) = s.parts();
-                (Some(k), Some(v))
-            }
-            None => (None, None),
-        };
         let mut tx = self.begin().await?;
-        let sql = format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-        );
-        let result = sqlx::query(&sql)
-            .bind(&c.client_id)
-            .bind(&c.name)
-            .bind(c.status.as_str())
-            .bind(c.auth_method.as_str())
-            .bind(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "))
-            .bind(c.scopes.join(" "))
-            .bind(json(&c.redirect_uris))
-            .bind(i64::from(c.bound_access_tokens))
-            .bind(kind)
-            .bind(value)
-            .bind(c.jwks.as_ref().map(|j| j.to_string()))
-            .bind(json(&c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>()))
-            .bind(json(&c.cert_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>()))
-            .bind(json(&c.issuer_serial_pins))
-            .bind(i64::from(c.can_introspect))
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .bind(&c.jwks_uri)
-            .bind(i64::from(c.require_signed_request_object))
-            .bind(i64::from(c.dpop_bound_access_tokens))
-            .bind(json(&c.authorization_details_types))
-            .execute(&mut *tx)
-            .await;
+        let params: Vec<String> = (1..=COLUMNS.split(", ").count()).map(|n| format!("${n}")).collect();
+        let sql = format!("INSERT INTO clients ({COLUMNS}) VALUES ({})", params.join(", "));
+        let result = bind_client(sqlx::query(&sql), c).execute(&mut *tx).await;
         match result {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(format!("client {}", c.client_id))),
             other => other?,
         };
         bump_revision(&mut tx, "clients").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a registration (every field but its id and creation time); a deleted client
+    /// cannot be changed. Running nodes reload it within the reload interval.
+    pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+        c.validate_pins().map_err(StoreError::Invalid)?;
+        let mut tx = self.begin().await?;
+        let assignments: Vec<String> = COLUMNS
+            .split(", ")
+            .enumerate()
+            .filter(|(_, column)| !matches!(*column, "client_id" | "created_at"))
+            .map(|(i, column)| format!("{column} = ${}", i + 1))
+            .collect();
+        // Every bound parameter must appear (PostgreSQL types them from their use), so the
+        // creation time is matched rather than set: it never changes.
+        let created_at = COLUMNS.split(", ").position(|c| c == "created_at").expect("a column") + 1;
+        let sql = format!(
+            "UPDATE clients SET {} WHERE client_id = $1 AND status <> 'deleted' AND created_at = ${created_at}",
+            assignments.join(", ")
+        );
+        let done = bind_client(sqlx::query(&sql), c).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client {}", c.client_id)));
+        }
+        bump_revision(&mut tx, "clients").await?;
+        // A client disabled by an update reaches resource servers with the revocations.
+        bump_revision(&mut tx, "revocations").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -126,6 +124,42 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Binds a client's fields in [`COLUMNS`] order.
+fn bind_client<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    c: &'q Client,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let (kind, value) = match &c.subject {
+        Some(s) => {
+            let (k, v) = s.parts();
+            (Some(k), Some(v))
+        }
+        None => (None, None),
+    };
+    query
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(c.status.as_str())
+        .bind(c.auth_method.as_str())
+        .bind(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "))
+        .bind(c.scopes.join(" "))
+        .bind(json(&c.redirect_uris))
+        .bind(i64::from(c.bound_access_tokens))
+        .bind(kind)
+        .bind(value)
+        .bind(c.jwks.as_ref().map(|j| j.to_string()))
+        .bind(json(&c.ca_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>()))
+        .bind(json(&c.cert_pins.iter().map(|p| p.to_base64url()).collect::<Vec<_>>()))
+        .bind(json(&c.issuer_serial_pins))
+        .bind(i64::from(c.can_introspect))
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(&c.jwks_uri)
+        .bind(i64::from(c.require_signed_request_object))
+        .bind(i64::from(c.dpop_bound_access_tokens))
+        .bind(json(&c.authorization_details_types))
 }
 
 fn json(value: &impl serde::Serialize) -> String {
