@@ -215,6 +215,75 @@ async fn console(db: Db) {
         .await
         .unwrap();
 
+    // Test certificates against the client: its own passes every check; another's fails the
+    // check a real token request with it fails, by the same name.
+    element(&browser, "a[href='/admin/clients/budget-buddy/test']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "#pem").await.send_keys(&tpp.cert_pem).await.unwrap();
+    element(&browser, "form[enctype] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        element(&browser, "#verdict")
+            .await
+            .attr("class")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ok")
+    );
+    let stranger = env.issue("someone-else");
+    element(&browser, "#pem")
+        .await
+        .send_keys(&stranger.cert_pem)
+        .await
+        .unwrap();
+    element(&browser, "form[enctype] button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        element(&browser, "#verdict")
+            .await
+            .attr("class")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("error")
+    );
+    let failed = text_of(&browser, "tr[data-check=certificate_subject_matches]").await;
+    assert!(failed.contains("failed"), "{failed}");
+    for passed in [
+        "client_active",
+        "certificate_valid_now",
+        "certificate_chain_trusted",
+        "certificate_pinned",
+    ] {
+        let row = text_of(&browser, &format!("tr[data-check={passed}]")).await;
+        assert!(row.contains("passed"), "{row}");
+    }
+    screenshot(&browser, &shot("test-certificate")).await;
+    let (status, _) = env.token(&env.http(Some(&stranger)), "budget-buddy", &[]).await;
+    assert_eq!(status, 401);
+    env.server().state.audit.settled(Duration::from_secs(5)).await;
+    let filter = certbound::store::audit::AuditFilter {
+        client_id: Some("budget-buddy".into()),
+        outcome: Some(certbound::domain::AuditOutcome::Failure),
+        ..Default::default()
+    };
+    let refused = env.store.audit_events(&filter, 1).await.unwrap();
+    assert_eq!(refused[0].failed_check.as_deref(), Some("certificate_subject_matches"));
+    browser
+        .goto(&env.front_url("/admin/clients/budget-buddy"))
+        .await
+        .unwrap();
+
     // Forms without the session's token, or with another session's, change nothing.
     let ops_cookie = session_cookie(&browser).await;
     let ops_csrf = hidden_csrf(&browser).await;

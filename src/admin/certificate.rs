@@ -6,10 +6,40 @@ use base64::Engine;
 use rustls_pki_types::CertificateDer;
 
 use super::view::when;
+use super::AdminError;
 use crate::pki::{certs_from_pem, ClientCertificate, TrustStore};
+use axum::extract::Multipart;
 
 /// Largest certificate upload accepted (a chain of a few certificates is far smaller).
 pub const MAX_UPLOAD: usize = 32 * 1024;
+
+/// Reads a certificate form (`multipart/form-data`): its CSRF token and the certificate, from
+/// the chosen file or else the pasted text.
+pub async fn upload(mut multipart: Multipart) -> Result<(Option<String>, Vec<u8>), AdminError> {
+    let mut csrf = None;
+    let mut upload = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| AdminError::BadRequest("malformed upload"))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|_| AdminError::BadRequest("upload too large"))?;
+        match name.as_str() {
+            "csrf" => csrf = Some(String::from_utf8(bytes.to_vec()).map_err(|_| AdminError::Csrf("token not UTF-8"))?),
+            "file" if !bytes.is_empty() => upload = bytes.to_vec(),
+            "pem" if upload.is_empty() => upload = bytes.to_vec(),
+            _ => {}
+        }
+        if upload.len() > MAX_UPLOAD {
+            return Err(AdminError::BadRequest("upload too large"));
+        }
+    }
+    Ok((csrf, upload))
+}
 
 /// Reads a chain from an upload: PEM text, or one DER certificate.
 pub fn read(bytes: &[u8]) -> Result<ClientCertificate, &'static str> {

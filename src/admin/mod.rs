@@ -18,6 +18,7 @@ mod form;
 mod register;
 pub mod session;
 mod sign_in;
+mod test_certificate;
 mod view;
 
 use axum::extract::DefaultBodyLimit;
@@ -45,6 +46,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/clients/{id}", get(clients::detail))
         .route("/admin/clients/{id}/edit", get(edit::page).post(edit::submit))
+        .route(
+            "/admin/clients/{id}/test",
+            get(test_certificate::form)
+                .post(test_certificate::run)
+                .layer(DefaultBodyLimit::max(2 * certificate::MAX_UPLOAD)),
+        )
         .route("/admin/clients/{id}/status", post(clients::set_status))
         .route(
             "/admin/clients/{id}/delete",

@@ -7,7 +7,7 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::certificate::{self, Facts, MAX_UPLOAD};
+use super::certificate::{self, Facts};
 use super::changes::{record, Change};
 use super::form::AdminForm;
 use super::session::AdminSession;
@@ -97,31 +97,9 @@ fn register_page(
 pub async fn prefill(
     State(state): State<AppState>,
     session: AdminSession,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, AdminError> {
-    let mut csrf = None;
-    let mut upload = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|_| AdminError::BadRequest("malformed upload"))?
-    {
-        let name = field.name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|_| AdminError::BadRequest("upload too large"))?;
-        match name.as_str() {
-            "csrf" => csrf = Some(String::from_utf8(bytes.to_vec()).map_err(|_| AdminError::Csrf("token not UTF-8"))?),
-            // A chosen file wins over pasted text.
-            "file" if !bytes.is_empty() => upload = bytes.to_vec(),
-            "pem" if upload.is_empty() => upload = bytes.to_vec(),
-            _ => {}
-        }
-        if upload.len() > MAX_UPLOAD {
-            return Err(AdminError::BadRequest("upload too large"));
-        }
-    }
+    let (csrf, upload) = certificate::upload(multipart).await?;
     session.check_csrf_token(csrf.as_deref())?;
     session.check_may_change()?;
     let cert = match certificate::read(&upload) {

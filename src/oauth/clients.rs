@@ -30,7 +30,7 @@ pub struct CachedClient {
 }
 
 impl CachedClient {
-    fn new(client: Client) -> Self {
+    pub(crate) fn new(client: Client) -> Self {
         // A stored pin that does not decode matches nothing; the pin requirement stays (see
         // `check_certificate_pins`), so the client fails closed.
         let issuer_serial_pins = client

@@ -5,6 +5,7 @@
 //! only `invalid_client`; the reason is logged with the certificate's subject and thumbprint.
 
 mod certificate;
+pub mod diagnose;
 mod presented;
 mod private_key_jwt;
 mod self_signed;
@@ -218,7 +219,7 @@ fn client_id(form: &OAuthForm) -> Option<String> {
     claims.get("iss")?.as_str().map(String::from)
 }
 
-fn check_active(client: &CachedClient) -> Result<(), AuthFailure> {
+pub(super) fn check_active(client: &CachedClient) -> Result<(), AuthFailure> {
     match client.client.status {
         ClientStatus::Active => Ok(()),
         ClientStatus::Disabled | ClientStatus::Deleted => Err(AuthFailure::Disabled),

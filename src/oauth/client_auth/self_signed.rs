@@ -21,7 +21,7 @@ pub(super) fn verify(
     Ok(cert)
 }
 
-fn check_registered_certificate(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
+pub(super) fn check_registered_certificate(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
     let presented = cert.thumbprint();
     let registered = client.registered_thumbprints.iter().chain(&client.client.cert_pins);
     // Compare against every entry, so timing does not reveal which one matched.

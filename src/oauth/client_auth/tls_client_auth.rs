@@ -41,7 +41,7 @@ fn check_chain_trusted(
 }
 
 /// RFC 8705 §2.1.2: the one registered subject form must match.
-fn check_registered_subject(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
+pub(super) fn check_registered_subject(client: &CachedClient, cert: &ClientCertificate) -> Result<(), AuthFailure> {
     let Some(subject) = &client.client.subject else {
         return Err(AuthFailure::SubjectMismatch("subject (none registered)"));
     };
