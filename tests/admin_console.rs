@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use certbound::domain::{AdminRole, Administrator};
+use certbound::rs::api_keys::ApiKeyFailure;
 use common::chromium::{arrived_at, chromium, element, screenshot, sign_in, text_of};
 use common::{Db, TestEnv};
 use fantoccini::Client;
@@ -39,6 +40,23 @@ async fn token_status_becomes(env: &TestEnv, http: &reqwest::Client, client_id: 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until the running server's API key cache gives `want` for `key`.
+async fn key_is(env: &TestEnv, key: &str, want: Result<(), ApiKeyFailure>) {
+    for _ in 0..100 {
+        let got = env
+            .server()
+            .local
+            .api_keys
+            .verify(key, "budget-buddy", None, certbound::now())
+            .await;
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server's API keys did not come to {want:?}");
 }
 
 /// The browser's console session cookie, to replay requests a page would not send.
@@ -283,6 +301,72 @@ async fn console(db: Db) {
         .goto(&env.front_url("/admin/clients/budget-buddy"))
         .await
         .unwrap();
+
+    // An API key: shown once with a copy button, then only its prefix; it works at the
+    // resource server until revoked.
+    browser
+        .goto(&env.front_url("/admin/clients/budget-buddy"))
+        .await
+        .unwrap();
+    element(&browser, "a[href='/admin/clients/budget-buddy/api-keys']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "#issue button.primary").await.click().await.unwrap();
+    let key = element(&browser, "#api-key")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.starts_with("cbk_"), "{key}");
+    assert!(text_of(&browser, ".warn").await.contains("only time it is shown"));
+    let copy = element(&browser, "button[data-copy]").await;
+    assert!(
+        copy.is_displayed().await.unwrap(),
+        "the copy button's script runs under the CSP"
+    );
+    screenshot(&browser, &shot("api-key-issued")).await;
+    key_is(&env, &key, Ok(())).await;
+    element(&browser, "a.button.primary").await.click().await.unwrap();
+    arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy/api-keys")).await;
+    browser.refresh().await.unwrap();
+    let source = browser.source().await.unwrap();
+    assert!(!source.contains(&key), "the key is never shown again");
+    assert!(source.contains(&format!("{}_…", &key[..20])), "listed by its prefix");
+    screenshot(&browser, &shot("api-keys")).await;
+    element(&browser, "form[action$='/revoke'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "span.status.revoked").await;
+    key_is(&env, &key, Err(ApiKeyFailure::Revoked)).await;
+    // Rotation: a new key, and the live one keeps working through the overlap.
+    element(&browser, "#issue button.primary").await.click().await.unwrap();
+    let first = element(&browser, "#api-key")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    element(&browser, "a.button.primary").await.click().await.unwrap();
+    let overlap = element(&browser, "#overlap").await;
+    overlap.clear().await.unwrap();
+    overlap.send_keys("600").await.unwrap();
+    element(&browser, "#rotate button.primary").await.click().await.unwrap();
+    let second = element(&browser, "#api-key")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    element(&browser, "a.button.primary").await.click().await.unwrap();
+    let expiring = text_of(&browser, &format!("tr[data-key='{}']", &first[4..20])).await;
+    assert!(expiring.contains("expiring"), "{expiring}");
+    key_is(&env, &first, Ok(())).await;
+    key_is(&env, &second, Ok(())).await;
 
     // Forms without the session's token, or with another session's, change nothing.
     let ops_cookie = session_cookie(&browser).await;

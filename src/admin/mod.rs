@@ -8,6 +8,7 @@
 //! idle, not too old, administrator still active), then `check_change` (CSRF token, role) for
 //! anything that writes.
 
+mod api_keys;
 mod audit_view;
 mod certificate;
 pub mod changes;
@@ -58,6 +59,12 @@ pub fn router(state: AppState) -> Router {
             get(clients::confirm_delete).post(clients::delete),
         )
         .route("/admin/audit", get(audit_view::list))
+        .route(
+            "/admin/clients/{id}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route("/admin/clients/{id}/api-keys/{key}/revoke", post(api_keys::revoke))
         .route("/static/admin.css", get(view::stylesheet))
+        .route("/static/admin.js", get(view::script))
         .with_state(state)
 }

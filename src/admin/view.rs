@@ -1,5 +1,5 @@
 //! What every console page shares: the navigation bar's data, how times and paths are written,
-//! and the console's stylesheet.
+//! and the console's stylesheet and script.
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -54,15 +54,26 @@ pub fn segment(id: &str) -> String {
     out
 }
 
-/// `/static/admin.css`, the only resource the console's CSP lets its pages load besides the
-/// customers' stylesheet.
+/// `/static/admin.css`: the console's stylesheet, one of the two resources its CSP lets it load.
 pub async fn stylesheet() -> Response {
-    let mut response = include_str!("../../templates/admin/admin.css").into_response();
+    asset(
+        include_str!("../../templates/admin/admin.css"),
+        "text/css; charset=utf-8",
+    )
+}
+
+/// `/static/admin.js`: the copy button, the only script (loaded only where a page allows it).
+pub async fn script() -> Response {
+    asset(
+        include_str!("../../templates/admin/admin.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response

@@ -65,12 +65,7 @@ pub(super) async fn run(cmd: ApikeyCommand, store: &Store) -> CliResult {
         ApikeyCommand::List { client, json } => {
             let rows = store.list_api_keys(client.as_deref()).await?;
             let now = crate::now();
-            let state = |r: &crate::store::api_keys::ApiKeyRow| match (r.revoked_at, r.expires_at) {
-                (Some(_), _) => "revoked",
-                (None, Some(at)) if at <= now => "expired",
-                (None, Some(_)) => "expiring",
-                (None, None) => "active",
-            };
+            let state = |r: &crate::store::api_keys::ApiKeyRow| r.state(now);
             if json {
                 let list: Vec<_> = rows
                     .iter()

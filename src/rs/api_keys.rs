@@ -20,7 +20,8 @@ use crate::store::{Store, StoreError, UnknownIds};
 
 /// The request header carrying the key.
 pub const HEADER: &str = "x-api-key";
-const PREFIX: &str = "cbk_";
+/// How every key starts, so scanners and people recognise one.
+pub const PREFIX: &str = "cbk_";
 
 /// A freshly issued key: `key` is shown once and never stored.
 pub struct IssuedApiKey {

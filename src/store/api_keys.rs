@@ -21,6 +21,18 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<i64>,
 }
 
+impl ApiKeyRow {
+    /// `revoked`, `expired`, `expiring` (rotated, still in its overlap) or `active` at `now`.
+    pub fn state(&self, now: i64) -> &'static str {
+        match (self.revoked_at, self.expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(at)) if at <= now => "expired",
+            (None, Some(_)) => "expiring",
+            (None, None) => "active",
+        }
+    }
+}
+
 const COLUMNS: &str = "id, client_id, secret_hash, cert_thumbprints, created_at, expires_at, revoked_at, last_used_at";
 
 impl Store {

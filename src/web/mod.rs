@@ -15,10 +15,21 @@ pub use error::PageError;
 /// end up at, the client's redirect URI, since browsers apply `form-action` to the redirect that
 /// follows a form post), no framing, no caching, no referrer.
 pub fn page(status: StatusCode, html: String, form_action: Option<&str>) -> Response {
+    page_with(status, html, form_action, false)
+}
+
+/// A [`page`] that may also run this origin's scripts (progressive enhancement only, such as a
+/// copy button; never inline script).
+pub fn page_with_script(status: StatusCode, html: String) -> Response {
+    page_with(status, html, None, true)
+}
+
+fn page_with(status: StatusCode, html: String, form_action: Option<&str>, script: bool) -> Response {
     let mut response = (status, Html(html)).into_response();
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'{}; \
+        "default-src 'none'; {}style-src 'self'; img-src 'self'; form-action 'self'{}; \
          frame-ancestors 'none'; base-uri 'none'",
+        if script { "script-src 'self'; " } else { "" },
         form_action.map(|origin| format!(" {origin}")).unwrap_or_default()
     );
     let headers = response.headers_mut();
@@ -44,6 +55,14 @@ pub fn page(status: StatusCode, html: String, form_action: Option<&str>) -> Resp
 pub fn render(template: &impl askama::Template, status: StatusCode, form_action: Option<&str>) -> Response {
     match template.render() {
         Ok(html) => page(status, html, form_action),
+        Err(e) => PageError::internal(e).into_response(),
+    }
+}
+
+/// Renders `template` as a [`page_with_script`].
+pub fn render_with_script(template: &impl askama::Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => page_with_script(status, html),
         Err(e) => PageError::internal(e).into_response(),
     }
 }
