@@ -450,6 +450,48 @@ async fn console(db: Db) {
     assert!(!text_of(&browser, "table.list").await.contains("hostile"));
     token_status_becomes(&env, &env.http(Some(&hostile)), "hostile", 401).await;
 
+    // Signing keys: rotate, then purge the retired one (the password was typed just now).
+    let old_kid = env.jwks().await.keys[0].common.key_id.clone().unwrap();
+    element(&browser, "a[href='/admin/signing-keys']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "form[action='/admin/signing-keys'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let retired = text_of(&browser, &format!("tr[data-kid='{old_kid}']")).await;
+    assert!(retired.contains("retired"), "{retired}");
+    screenshot(&browser, &shot("signing-keys")).await;
+    element(&browser, &format!("tr[data-kid='{old_kid}'] a.danger"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "button.danger").await.click().await.unwrap();
+    arrived_at(&browser, &env.front_url("/admin/signing-keys")).await;
+    assert!(browser
+        .find_all(fantoccini::Locator::Css(&format!("tr[data-kid='{old_kid}']")))
+        .await
+        .unwrap()
+        .is_empty());
+    let started = Instant::now();
+    while env
+        .jwks()
+        .await
+        .keys
+        .iter()
+        .any(|k| k.common.key_id.as_deref() == Some(old_kid.as_str()))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the purged key is still published"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The audit trail shows what the console did, by whom.
     browser
         .goto(&env.front_url("/admin/audit?kind=admin&client_id=budget-buddy"))

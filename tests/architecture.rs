@@ -26,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "admin",
         &[
-            "audit", "domain", "encoding", "jose", "oauth", "pki", "store", "tls", "web",
+            "audit", "domain", "encoding", "jose", "oauth", "pki", "rs", "store", "tls", "web",
         ],
     ),
     ("config", &["audit", "domain", "jose", "pki", "tls"]),

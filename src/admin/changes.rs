@@ -54,6 +54,19 @@ impl Change {
         }
     }
 
+    /// A change to the signing keys.
+    pub fn keys(actor: &str, action: &'static str, before: Option<Value>, after: Option<Value>) -> Self {
+        Self {
+            action,
+            actor: actor.to_string(),
+            client_id: None,
+            outcome: AuditOutcome::Success,
+            failed_check: None,
+            peer: None,
+            detail: Some(json!({ "before": before, "after": after })),
+        }
+    }
+
     pub fn from(mut self, peer: IpAddr) -> Self {
         self.peer = Some(peer);
         self

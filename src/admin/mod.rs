@@ -19,20 +19,33 @@ mod form;
 mod register;
 pub mod session;
 mod sign_in;
+mod signing_keys;
 mod test_certificate;
 mod view;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 pub use error::AdminError;
 
+use crate::jose::{KeyEncryptionKey, SigningAlg};
 use crate::oauth::AppState;
 
+/// What the console needs beyond the endpoints' shared state.
+pub struct Console {
+    /// Seals the private keys of new signing keys.
+    pub kek: KeyEncryptionKey,
+    pub signing_alg: SigningAlg,
+    /// Seconds: how long a retired key's tokens may live on.
+    pub access_token_ttl: i64,
+    /// Certificates expiring within this many days are listed as expiring soon.
+    pub expiring_within_days: i64,
+}
+
 /// The console's routes, for the browser listener.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, console: Console) -> Router {
     Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/clients") }))
         .route("/admin/sign-in", get(sign_in::page).post(sign_in::submit))
@@ -64,7 +77,16 @@ pub fn router(state: AppState) -> Router {
             get(api_keys::list).post(api_keys::create),
         )
         .route("/admin/clients/{id}/api-keys/{key}/revoke", post(api_keys::revoke))
+        .route(
+            "/admin/signing-keys",
+            get(signing_keys::list).post(signing_keys::rotate),
+        )
+        .route(
+            "/admin/signing-keys/{kid}/purge",
+            get(signing_keys::confirm_purge).post(signing_keys::purge),
+        )
         .route("/static/admin.css", get(view::stylesheet))
         .route("/static/admin.js", get(view::script))
+        .layer(Extension(std::sync::Arc::new(console)))
         .with_state(state)
 }

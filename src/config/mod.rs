@@ -66,6 +66,24 @@ pub struct FileConfig {
     pub limits: Option<LimitsConfig>,
     /// `[audit]`: the audit trail's queue and retention.
     pub audit: Option<AuditConfig>,
+    /// `[admin]`: the admin console.
+    pub admin: Option<AdminConfig>,
+}
+
+/// `[admin]` in the configuration file.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Certificates expiring within this many days are listed as expiring soon.
+    pub expiring_within_days: u32,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            expiring_within_days: 30,
+        }
+    }
 }
 
 /// How clients' `jwks_uri` documents are fetched.
@@ -106,6 +124,7 @@ pub struct Settings {
     pub mtls: Option<MtlsAlias>,
     /// Where `/metrics` is served (plain HTTP, for an internal network), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    pub admin: AdminConfig,
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
     /// Generate the dev PKI here when it is missing.
@@ -370,6 +389,7 @@ impl Settings {
                 },
                 None => file.audit.unwrap_or_default(),
             },
+            admin: file.admin.unwrap_or_default(),
             metrics_listen: pick("CERTBOUND_METRICS_LISTEN", file.metrics_listen)
                 .map(|a| parse_addr("metrics_listen", &a))
                 .transpose()?,

@@ -189,7 +189,13 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         audit: audit.clone(),
     }));
     sync::load_revocations(&state, &local).await?;
-    let (front, mtls) = routes::routers(state.clone(), &local, &settings);
+    let console = crate::admin::Console {
+        kek: KeyEncryptionKey::load(&settings.kek)?,
+        signing_alg: settings.signing_alg,
+        access_token_ttl: ttl,
+        expiring_within_days: i64::from(settings.admin.expiring_within_days),
+    };
+    let (front, mtls) = routes::routers(state.clone(), &local, &settings, console);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();

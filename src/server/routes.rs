@@ -13,15 +13,17 @@ use crate::oauth::{self, AppState};
 use crate::rs::{Guard, LocalAuthority, Policy};
 
 /// The front listener's router and the mTLS listener's. The front one serves the API too, so a
-/// deployment whose proxy terminates TLS (`mtls_listen = "none"`) needs only it.
-pub(super) fn routers(state: AppState, local: &LocalAuthority, settings: &Settings) -> (Router, Router) {
+/// deployment whose proxy terminates TLS (`mtls_listen = "none"`) needs only it. The admin
+/// console is on the front one only.
+pub(super) fn routers(
+    state: AppState,
+    local: &LocalAuthority,
+    settings: &Settings,
+    console: crate::admin::Console,
+) -> (Router, Router) {
     let api = api(state.clone(), local, settings);
-    (
-        api.clone()
-            .merge(oauth::pages(state.clone()))
-            .merge(crate::admin::router(state)),
-        api,
-    )
+    let front = api.clone().merge(oauth::pages(state.clone()));
+    (front.merge(crate::admin::router(state, console)), api)
 }
 
 /// Everything but the pages.
