@@ -368,6 +368,37 @@ async fn console(db: Db) {
     key_is(&env, &first, Ok(())).await;
     key_is(&env, &second, Ok(())).await;
 
+    // A customer's grant, listed and revoked: its refresh token stops working.
+    common::flow::register_tpp(&env, "wallet", "openid accounts").await;
+    let wallet = env.http(Some(&env.issue("wallet")));
+    let tokens = common::flow::tokens(&env, &wallet, "wallet").await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    browser
+        .goto(&env.front_url("/admin/grants?client_id=wallet"))
+        .await
+        .unwrap();
+    let row = text_of(&browser, "table.grants tbody tr").await;
+    assert!(row.contains("active") && row.contains("accounts"), "{row}");
+    screenshot(&browser, &shot("grants")).await;
+    element(&browser, "table.grants form button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&browser, "table.grants span.status.revoked").await;
+    let (status, body) = common::flow::refresh(&env, &wallet, "wallet", refresh_token, &[]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    // Every token of a client.
+    element(&browser, "#revoke-all button.danger")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(text_of(&browser, "#revoke-all")
+        .await
+        .contains("Every token issued up to"));
+    assert!(env.store.client_tokens_revoked_at("wallet").await.unwrap().is_some());
+
     // Forms without the session's token, or with another session's, change nothing.
     let ops_cookie = session_cookie(&browser).await;
     let ops_csrf = hidden_csrf(&browser).await;

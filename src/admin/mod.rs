@@ -16,6 +16,7 @@ mod clients;
 mod edit;
 mod error;
 mod form;
+mod grants;
 mod register;
 pub mod session;
 mod sign_in;
@@ -77,6 +78,9 @@ pub fn router(state: AppState, console: Console) -> Router {
             get(api_keys::list).post(api_keys::create),
         )
         .route("/admin/clients/{id}/api-keys/{key}/revoke", post(api_keys::revoke))
+        .route("/admin/clients/{id}/revoke-tokens", post(grants::revoke_all))
+        .route("/admin/grants", get(grants::list))
+        .route("/admin/grants/{id}/revoke", post(grants::revoke))
         .route(
             "/admin/signing-keys",
             get(signing_keys::list).post(signing_keys::rotate),

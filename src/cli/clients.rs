@@ -39,6 +39,12 @@ pub(super) enum ClientCommand {
     },
     /// Change a registration: what is given replaces what was registered; the rest stays.
     Update(Box<UpdateClient>),
+    /// Revoke every token the client holds now: its access tokens are refused (resource servers
+    /// learn it with the revocation list) and its grants, with their refresh tokens, revoked.
+    RevokeTokens {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Delete a client: it stops authenticating, its API keys and grants are revoked, resource
     /// servers refuse its tokens, and its client_id stays reserved.
     Delete {
@@ -160,6 +166,10 @@ pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
             println!("enabled {client_id}");
         }
         ClientCommand::Update(update) => client_update::run(*update, store).await?,
+        ClientCommand::RevokeTokens { client_id } => {
+            store.revoke_client_tokens(&client_id, crate::now()).await?;
+            println!("revoked every token of {client_id}");
+        }
         ClientCommand::Delete { client_id } => {
             store.delete_client(&client_id).await?;
             println!("deleted {client_id}");

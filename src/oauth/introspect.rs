@@ -62,14 +62,21 @@ async fn is_client_active(state: &Shared, client_id: &str) -> Result<bool, OAuth
     Ok(client.is_some_and(|c| c.client.status == ClientStatus::Active))
 }
 
-/// Revoked by `jti`, or through the grant it was issued under.
+/// Revoked by `jti`, with every token of its client, or through the grant it was issued under.
 async fn is_revoked(state: &Shared, claims: &AccessTokenClaims) -> Result<bool, OAuthError> {
-    if state
-        .store
+    let store = &state.store;
+    if store
         .is_token_revoked(&claims.jti)
         .await
         .map_err(OAuthError::internal)?
     {
+        return Ok(true);
+    }
+    let client_revoked = store
+        .client_tokens_revoked_at(&claims.client_id)
+        .await
+        .map_err(OAuthError::internal)?;
+    if client_revoked.is_some_and(|at| claims.iat <= at) {
         return Ok(true);
     }
     let Some(grant_id) = &claims.grant_id else {

@@ -1,6 +1,7 @@
 //! `POST /revocations`: what resource servers in other processes poll to refuse revoked tokens
 //! without a call per request: the ids of revoked, unexpired access tokens, the grants revoked
-//! recently enough that tokens issued under them may still be live, and the disabled clients. Only clients
+//! recently enough that tokens issued under them may still be live, the disabled clients, and the
+//! clients whose every token was revoked (with when). Only clients
 //! registered as resource servers (`can_introspect`) may read it; they authenticate like at every
 //! other endpoint.
 
@@ -25,6 +26,9 @@ pub struct RevocationList {
     pub grants: Vec<(String, i64)>,
     /// Clients an operator disabled: their tokens are refused while they stay so.
     pub disabled_clients: Vec<String>,
+    /// `(client_id, revoked_at)` of clients whose every token issued up to `revoked_at` was
+    /// revoked within the last access-token lifetime.
+    pub clients: Vec<(String, i64)>,
 }
 
 impl RevocationList {
@@ -33,6 +37,9 @@ impl RevocationList {
             tokens: store.live_revocations(now).await?,
             grants: store.recent_grant_revocations(now - access_token_ttl - MARGIN).await?,
             disabled_clients: store.disabled_client_ids().await?,
+            clients: store
+                .recent_client_token_revocations(now - access_token_ttl - MARGIN)
+                .await?,
         })
     }
 }
@@ -62,10 +69,16 @@ pub async fn handle(
         .iter()
         .map(|(id, at)| json!({"grant_id": id, "revoked_at": at}))
         .collect();
+    let clients: Vec<_> = list
+        .clients
+        .iter()
+        .map(|(id, at)| json!({"client_id": id, "revoked_at": at}))
+        .collect();
     let body = json!({
         "revoked": tokens,
         "revoked_grants": grants,
         "disabled_clients": list.disabled_clients,
+        "revoked_clients": clients,
         "as_of": now,
     });
     let mut response = axum::Json(body).into_response();

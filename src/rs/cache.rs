@@ -24,6 +24,8 @@ pub(super) struct Claims {
     jti: String,
     exp: i64,
     #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
     cnf: Option<Confirmation>,
     #[serde(default)]
     grant_id: Option<String>,
@@ -39,6 +41,7 @@ pub struct Verified {
     pub(super) scopes: Vec<String>,
     pub(super) jti: String,
     pub(super) exp: i64,
+    pub(super) iat: Option<i64>,
     pub(super) cnf: Option<Confirmation>,
     pub(super) grant_id: Option<String>,
     pub(super) authorization_details: Option<Value>,
@@ -60,6 +63,7 @@ impl Verified {
                 .collect(),
             jti: claims.jti,
             exp: claims.exp,
+            iat: claims.iat,
             cnf: claims.cnf,
             grant_id: claims.grant_id,
             authorization_details: claims.authorization_details,

@@ -95,6 +95,15 @@ pub(super) fn check_client_not_disabled(revocations: &Revocations, token: &Verif
     }
 }
 
+/// An operator revoked every token of the token's client issued up to some time; this one was.
+pub(super) fn check_not_revoked_with_client(revocations: &Revocations, token: &Verified) -> Result<(), RsError> {
+    if revocations.revoked_with_client(&token.client_id, token.iat) {
+        Err(RsError::InvalidToken("the access token was revoked"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Remote mode: a revocation list past its bound cannot tell a revoked token from a good one,
 /// so tokens are refused until it is fresh again (unless the operator chose to keep serving).
 pub(super) fn check_revocations_fresh(revocations: &Revocations) -> Result<(), RsError> {

@@ -179,6 +179,7 @@ impl Guard {
         let verified = self.verified(token, now).await?;
         check_not_expired(&verified, now)?;
         check_not_revoked(&self.0.revocations, &verified)?;
+        check_not_revoked_with_client(&self.0.revocations, &verified)?;
         check_client_not_disabled(&self.0.revocations, &verified)?;
         check_scheme_fits_token(policy, &verified, scheme)?;
         let dpop_key = match scheme {

@@ -215,6 +215,7 @@ impl RemoteAuthority {
                 list.revoked.into_iter().map(|r| r.jti),
                 list.revoked_grants.into_iter().map(|g| g.grant_id),
                 list.disabled_clients,
+                list.revoked_clients.into_iter().map(|c| (c.client_id, c.revoked_at)),
             ),
             Err(e) => {
                 tracing::warn!(error = %e, "polling the revocation list failed");
@@ -230,6 +231,13 @@ struct RevocationList {
     revoked: Vec<RevokedToken>,
     revoked_grants: Vec<RevokedGrant>,
     disabled_clients: Vec<String>,
+    revoked_clients: Vec<RevokedClient>,
+}
+
+#[derive(Deserialize)]
+struct RevokedClient {
+    client_id: String,
+    revoked_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -282,14 +290,16 @@ mod tests {
     /// replace the list held with an empty one.
     #[test]
     fn only_a_complete_list_parses() {
-        let complete = r#"{"revoked":[{"jti":"a","exp":1}],"revoked_grants":[],"disabled_clients":["c"]}"#;
+        let complete =
+            r#"{"revoked":[{"jti":"a","exp":1}],"revoked_grants":[],"disabled_clients":["c"],"revoked_clients":[]}"#;
         let list: RevocationList = serde_json::from_str(complete).unwrap();
         assert_eq!((list.revoked[0].jti.as_str(), list.disabled_clients.len()), ("a", 1));
         for partial in [
             "{}",
             r#"{"error":"invalid_client"}"#,
             r#"{"revoked":[],"revoked_grants":[]}"#,
-            r#"{"revoked":[{"exp":1}],"revoked_grants":[],"disabled_clients":[]}"#,
+            r#"{"revoked":[],"revoked_grants":[],"disabled_clients":[]}"#,
+            r#"{"revoked":[{"exp":1}],"revoked_grants":[],"disabled_clients":[],"revoked_clients":[]}"#,
         ] {
             assert!(serde_json::from_str::<RevocationList>(partial).is_err(), "{partial}");
         }

@@ -8,7 +8,7 @@
 //! if the operator chose so, keeps serving on the old list. Either way it is visible: the age is
 //! exposed for `/readyz` and metrics, and the transition is logged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ struct Lists {
     jtis: HashSet<String>,
     grants: HashSet<String>,
     disabled_clients: HashSet<String>,
+    /// Clients whose tokens issued at or before the time given were all revoked.
+    revoked_clients: HashMap<String, i64>,
 }
 
 /// What a guard does once its revocation list is older than the bound.
@@ -64,18 +66,21 @@ impl Revocations {
         }
     }
 
-    /// Replaces the lists: revoked access tokens by `jti`, revoked grants by id, and disabled
-    /// clients by `client_id`.
+    /// Replaces the lists: revoked access tokens by `jti`, revoked grants by id, disabled
+    /// clients by `client_id`, and `(client_id, revoked_at)` of clients whose tokens were all
+    /// revoked.
     pub fn replace(
         &self,
         jtis: impl IntoIterator<Item = String>,
         grants: impl IntoIterator<Item = String>,
         disabled_clients: impl IntoIterator<Item = String>,
+        revoked_clients: impl IntoIterator<Item = (String, i64)>,
     ) {
         let lists = Lists {
             jtis: jtis.into_iter().collect(),
             grants: grants.into_iter().collect(),
             disabled_clients: disabled_clients.into_iter().collect(),
+            revoked_clients: revoked_clients.into_iter().collect(),
         };
         *self.lists.write().unwrap_or_else(|e| e.into_inner()) = lists;
         if let Some(f) = &self.freshness {
@@ -131,6 +136,17 @@ impl Revocations {
             .is_some_and(|f| f.when_stale == WhenStale::Refuse && self.is_stale())
     }
 
+    /// Whether the token, issued to `client_id` at `iat`, fell under an operator's "revoke every
+    /// token of this client". A token that does not say when it was issued cannot be shown to be
+    /// newer, so it is revoked too.
+    pub fn revoked_with_client(&self, client_id: &str, iat: Option<i64>) -> bool {
+        let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
+        match lists.revoked_clients.get(client_id) {
+            Some(at) => iat.is_none_or(|iat| iat <= *at),
+            None => false,
+        }
+    }
+
     /// Whether the client was disabled by an operator.
     pub fn client_disabled(&self, client_id: &str) -> bool {
         let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
@@ -164,14 +180,25 @@ mod tests {
     fn a_bounded_list_is_stale_until_fetched_and_after_its_bound() {
         let list = Revocations::bounded(Duration::from_millis(50), WhenStale::Refuse);
         assert!(list.is_stale() && list.refuses_tokens(), "never fetched");
-        list.replace(none(), none(), none());
+        list.replace(none(), none(), none(), std::iter::empty());
         assert!(!list.is_stale() && !list.refuses_tokens());
         std::thread::sleep(Duration::from_millis(80));
         list.refresh_failed();
         assert!(list.is_stale() && list.refuses_tokens());
         assert_eq!(list.failures(), 1);
-        list.replace(none(), none(), none());
+        list.replace(none(), none(), none(), std::iter::empty());
         assert!(!list.refuses_tokens());
+    }
+
+    #[test]
+    fn a_client_revocation_covers_tokens_issued_up_to_it() {
+        let list = Revocations::default();
+        list.replace(none(), none(), none(), [("tpp".to_string(), 100)]);
+        assert!(list.revoked_with_client("tpp", Some(99)));
+        assert!(list.revoked_with_client("tpp", Some(100)), "the same second is covered");
+        assert!(!list.revoked_with_client("tpp", Some(101)));
+        assert!(list.revoked_with_client("tpp", None), "no iat: cannot be newer");
+        assert!(!list.revoked_with_client("other", Some(1)));
     }
 
     #[test]

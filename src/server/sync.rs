@@ -19,6 +19,7 @@ pub(super) async fn load_revocations(state: &AppState, local: &LocalAuthority) -
         list.tokens.into_iter().map(|(jti, _)| jti),
         list.grants.into_iter().map(|(id, _)| id),
         list.disabled_clients,
+        list.clients,
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The client registry.
 
 use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use super::{bump_revision, int, is_unique_violation, opt_text, text, Store, StoreError};
 use crate::domain::{Client, ClientStatus, GrantType, SubjectMatcher};
@@ -123,6 +124,60 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Revokes every token the client holds now: access tokens issued at or before `at` are
+    /// refused (resource servers learn it with the revocation list) and its customer grants,
+    /// with their refresh tokens, are revoked.
+    pub async fn revoke_client_tokens(&self, client_id: &str, at: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE clients SET tokens_revoked_at = $1 WHERE client_id = $2")
+            .bind(at)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client {client_id}")));
+        }
+        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx, "revocations").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the client's tokens were last all revoked, if ever.
+    pub async fn client_tokens_revoked_at(&self, client_id: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT tokens_revoked_at FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>("tokens_revoked_at"))
+            .transpose()?
+            .flatten())
+    }
+
+    /// `(client_id, tokens_revoked_at)` of clients whose tokens were all revoked at or after
+    /// `since`: those whose revoked tokens may still be live.
+    pub async fn recent_client_token_revocations(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT client_id, tokens_revoked_at FROM clients WHERE tokens_revoked_at >= $1")
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("client_id")?,
+                    r.try_get::<i64, _>("tokens_revoked_at")?,
+                ))
+            })
+            .collect()
     }
 }
 

@@ -11,3 +11,7 @@ CREATE TABLE admin_sessions (
     reauthenticated_at BIGINT NOT NULL
 );
 CREATE INDEX admin_sessions_username ON admin_sessions (username);
+
+-- "Revoke every token of this client": access tokens the client was issued at or before this
+-- time (seconds) are refused; resource servers learn it with the revocation list.
+ALTER TABLE clients ADD COLUMN tokens_revoked_at BIGINT;
