@@ -42,6 +42,34 @@ async fn token_status_becomes(env: &TestEnv, http: &reqwest::Client, client_id: 
     }
 }
 
+/// Waits until the element's text contains `want`, across the page load a form post starts
+/// (the old page may have the same element, or lose it while it is read).
+async fn text_becomes(browser: &Client, css: &str, want: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(found) = browser.find(fantoccini::Locator::Css(css)).await {
+            if found.text().await.is_ok_and(|t| t.contains(want)) {
+                return;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{css} never said {want:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the element's class is `want` (the page after a form post has loaded).
+async fn class_becomes(browser: &Client, css: &str, want: &str) {
+    let started = Instant::now();
+    loop {
+        let class = element(browser, css).await.attr("class").await.ok().flatten();
+        if class.as_deref() == Some(want) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{css} is still {class:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the running server's API key cache gives `want` for `key`.
 async fn key_is(env: &TestEnv, key: &str, want: Result<(), ApiKeyFailure>) {
     for _ in 0..100 {
@@ -168,10 +196,10 @@ async fn console(db: Db) {
     // The registration works over mTLS with that certificate.
     let http = env.http(Some(&tpp));
     token_status_becomes(&env, &http, "budget-buddy", 200).await;
+    // The page shows the last success once the audit writer has stored it.
+    assert!(env.server().state.audit.settled(Duration::from_secs(5)).await);
     browser.refresh().await.unwrap();
-    assert!(text_of(&browser, "dl.facts + h2 + dl.facts")
-        .await
-        .contains("CN=budget-tpp"));
+    text_becomes(&browser, "dl.facts + h2 + dl.facts", "CN=budget-tpp").await;
     screenshot(&browser, &shot("client")).await;
 
     // Disable: refused at the token endpoint. Enable: issued again.
@@ -266,15 +294,8 @@ async fn console(db: Db) {
         .click()
         .await
         .unwrap();
-    assert_eq!(
-        element(&browser, "#verdict")
-            .await
-            .attr("class")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("error")
-    );
+    // The old page has a verdict too: wait for the new one.
+    class_becomes(&browser, "#verdict", "error").await;
     let failed = text_of(&browser, "tr[data-check=certificate_subject_matches]").await;
     assert!(failed.contains("failed"), "{failed}");
     for passed in [
@@ -394,9 +415,7 @@ async fn console(db: Db) {
         .click()
         .await
         .unwrap();
-    assert!(text_of(&browser, "#revoke-all")
-        .await
-        .contains("Every token issued up to"));
+    text_becomes(&browser, "#revoke-all", "Every token issued up to").await;
     assert!(env.store.client_tokens_revoked_at("wallet").await.unwrap().is_some());
 
     // Forms without the session's token, or with another session's, change nothing.
@@ -493,8 +512,7 @@ async fn console(db: Db) {
         .click()
         .await
         .unwrap();
-    let retired = text_of(&browser, &format!("tr[data-kid='{old_kid}']")).await;
-    assert!(retired.contains("retired"), "{retired}");
+    text_becomes(&browser, &format!("tr[data-kid='{old_kid}']"), "retired").await;
     screenshot(&browser, &shot("signing-keys")).await;
     element(&browser, &format!("tr[data-kid='{old_kid}'] a.danger"))
         .await
