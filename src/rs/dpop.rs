@@ -5,6 +5,7 @@
 
 use axum::http::header::HeaderName;
 
+use super::decisions::{Denied, Reason};
 use super::replay::{ReplayError, ReplayStore};
 use super::{Incoming, RsError};
 use crate::domain::dpop::{self, Expected};
@@ -19,7 +20,7 @@ pub(super) async fn check_dpop_proof(
     request: &Incoming<'_>,
     token: &str,
     now: i64,
-) -> Result<Jkt, RsError> {
+) -> Result<Jkt, Denied> {
     let proof = single_proof(request)?;
     let uris = request_urls(origins, request)?;
     let expected = Expected {
@@ -30,36 +31,49 @@ pub(super) async fn check_dpop_proof(
     };
     let proof = dpop::verify(proof, &expected).map_err(|e| {
         tracing::info!(reason = e.description(), "DPoP proof refused at the resource");
-        RsError::InvalidDpopProof(e.description())
+        invalid(e.description())
     })?;
+    let unavailable = |detail| Denied(Reason::DpopReplayUnavailable, RsError::Unavailable(detail));
     match replay.first_use(&proof.replay_key(), proof.remember_until(), now).await {
         Ok(true) => Ok(proof.jkt),
-        Ok(false) => Err(RsError::InvalidDpopProof("the proof was used before")),
-        Err(ReplayError::Full) => Err(RsError::Unavailable("the DPoP replay cache is full".into())),
-        Err(e) => Err(RsError::Unavailable(e.to_string())),
+        Ok(false) => Err(Denied(
+            Reason::DpopProofReplayed,
+            RsError::InvalidDpopProof("the proof was used before"),
+        )),
+        Err(ReplayError::Full) => Err(unavailable("the DPoP replay cache is full".into())),
+        Err(e) => Err(unavailable(e.to_string())),
     }
 }
 
+fn invalid(description: &'static str) -> Denied {
+    Denied(Reason::DpopProofInvalid, RsError::InvalidDpopProof(description))
+}
+
 /// Exactly one `DPoP` header (RFC 9449 §4.3 items 1 and 2).
-fn single_proof<'a>(request: &Incoming<'a>) -> Result<&'a str, RsError> {
+fn single_proof<'a>(request: &Incoming<'a>) -> Result<&'a str, Denied> {
     let mut values = request.headers.get_all(DPOP).iter();
     match (values.next(), values.next()) {
-        (Some(value), None) => value
-            .to_str()
-            .map_err(|_| RsError::InvalidDpopProof("malformed DPoP header")),
-        (None, _) => Err(RsError::InvalidDpopProof("a DPoP proof is required")),
-        (Some(_), Some(_)) => Err(RsError::InvalidDpopProof("more than one DPoP header")),
+        (Some(value), None) => value.to_str().map_err(|_| invalid("malformed DPoP header")),
+        (None, _) => Err(Denied(
+            Reason::DpopProofMissing,
+            RsError::InvalidDpopProof("a DPoP proof is required"),
+        )),
+        (Some(_), Some(_)) => Err(invalid("more than one DPoP header")),
     }
 }
 
 /// The URLs this request may have been addressed to: the configured public origins with its
-/// path, or, when none are configured, `https://` and the `Host` it was sent with.
-fn request_urls(origins: &[String], request: &Incoming<'_>) -> Result<Vec<String>, RsError> {
+/// path, or, when none are configured, `https://` and the `Host` it was sent with. Without
+/// either, no proof can be checked: counted as an invalid proof.
+fn request_urls(origins: &[String], request: &Incoming<'_>) -> Result<Vec<String>, Denied> {
     if !origins.is_empty() {
         return Ok(origins.iter().map(|o| format!("{o}{}", request.path)).collect());
     }
     match request.host {
         Some(host) => Ok(vec![format!("https://{host}{}", request.path)]),
-        None => Err(RsError::InvalidRequest("the request names no host")),
+        None => Err(Denied(
+            Reason::DpopProofInvalid,
+            RsError::InvalidRequest("the request names no host"),
+        )),
     }
 }

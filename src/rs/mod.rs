@@ -14,12 +14,15 @@
 //! // handlers take `Authenticated`
 //! ```
 //!
-//! Each rule is a named check with one error ([`checks`]); [`Guard::check`] lists them in order.
+//! Each rule is a named check with one error ([`checks`]); [`Guard::check`] lists them in order,
+//! and counts what it decided in the guard's [`Decisions`] (shared by [`Guard::with_decisions`],
+//! read by [`Guard::decisions`]) under the refusing check's [`Reason`].
 
 pub mod api_keys;
 mod authenticated;
 mod cache;
 mod checks;
+mod decisions;
 mod dpop;
 mod error;
 pub mod gateway;
@@ -42,6 +45,8 @@ pub use authenticated::Authenticated;
 pub use cache::Verified;
 use cache::{Claims, TokenCache};
 use checks::*;
+use decisions::Denied;
+pub use decisions::{Decisions, Reason};
 pub use error::{Refusal, RsError, Scheme, DPOP_ALGS};
 pub use incoming::Incoming;
 pub use layer::{Require, RequireLayer};
@@ -83,6 +88,7 @@ struct Inner {
     /// empty, the request's `Host` is taken.
     origins: Vec<String>,
     dpop_replay: Arc<ReplayStore>,
+    decisions: Arc<Decisions>,
 }
 
 /// Verifies requests for one resource server (one issuer, a set of accepted audiences).
@@ -102,6 +108,7 @@ impl Guard {
             cache: TokenCache::default(),
             origins: authority.origins.clone(),
             dpop_replay: authority.dpop_replay.clone(),
+            decisions: Arc::default(),
         }))
     }
 
@@ -128,6 +135,7 @@ impl Guard {
             cache: TokenCache::default(),
             origins: Vec::new(),
             dpop_replay: Arc::new(ReplayStore::default()),
+            decisions: Arc::default(),
         }))
     }
 
@@ -148,6 +156,18 @@ impl Guard {
         self.rebuild(|inner| inner.dpop_replay = store)
     }
 
+    /// Where this guard counts its decisions: its own counters by default, or ones shared with
+    /// other guards so that one `/metrics` shows them together.
+    pub fn with_decisions(self, decisions: Arc<Decisions>) -> Self {
+        self.rebuild(|inner| inner.decisions = decisions)
+    }
+
+    /// The counters this guard counts its decisions in, for a service's own `/metrics`
+    /// ([`Decisions::render`]).
+    pub fn decisions(&self) -> &Arc<Decisions> {
+        &self.0.decisions
+    }
+
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Arc::try_unwrap(self.0).unwrap_or_else(|_| panic!("configure a Guard before cloning it"));
         change(&mut inner);
@@ -162,16 +182,20 @@ impl Guard {
         }
     }
 
-    /// Runs every check of `policy` against one request.
+    /// Runs every check of `policy` against one request, and counts the decision.
     pub async fn check(&self, policy: &Policy, request: &Incoming<'_>) -> Result<Authenticated, Refusal> {
-        self.run_checks(policy, request).await.map_err(|error| Refusal {
+        let decision = self.run_checks(policy, request).await;
+        self.0
+            .decisions
+            .count(decision.as_ref().map(|_| ()).map_err(|Denied(reason, _)| *reason));
+        decision.map_err(|Denied(_, error)| Refusal {
             error,
             scheme: scheme_of(request.headers),
             accepts: policy.binding,
         })
     }
 
-    async fn run_checks(&self, policy: &Policy, request: &Incoming<'_>) -> Result<Authenticated, RsError> {
+    async fn run_checks(&self, policy: &Policy, request: &Incoming<'_>) -> Result<Authenticated, Denied> {
         let now = crate::now();
         check_no_token_in_query(request.query)?;
         let (scheme, token) = access_token(request.headers)?;
@@ -196,11 +220,12 @@ impl Guard {
         check_sender_binding(&verified, proofs)?;
         check_scopes(policy, &verified)?;
         if policy.api_key {
-            let api_keys = self
-                .0
-                .api_keys
-                .as_deref()
-                .ok_or(RsError::Internal("no API key store".into()))?;
+            let api_keys = self.0.api_keys.as_deref().ok_or_else(|| {
+                Denied(
+                    Reason::ApiKeysUnconfigured,
+                    RsError::Internal("no API key store".into()),
+                )
+            })?;
             check_api_key(api_keys, request.headers, &verified, request.cert, now).await?;
         }
         Ok(Authenticated {
@@ -213,14 +238,17 @@ impl Guard {
     /// The token's verified claims, from the cache or by checking the signature, `typ`, `iss`,
     /// `exp`/`nbf` and `aud`. Only successful verifications are cached, and a cached one holds
     /// only while its key is still published: a purged key takes its tokens with it.
-    async fn verified(&self, token: &str, now: i64) -> Result<Arc<Verified>, RsError> {
+    async fn verified(&self, token: &str, now: i64) -> Result<Arc<Verified>, Denied> {
         if let Some(hit) = self.0.cache.get(token) {
             if self.knows_key(&hit.kid) {
                 return Ok(hit);
             }
             self.0.cache.remove(token);
             tracing::info!(kid = %hit.kid, "cached token's signing key is gone");
-            return Err(RsError::InvalidToken("the access token is invalid"));
+            return Err(Denied(
+                Reason::InvalidToken,
+                RsError::InvalidToken("the access token is invalid"),
+            ));
         }
         check_token68(token)?;
         let claims: Claims = match &self.0.keys {
@@ -236,10 +264,13 @@ impl Guard {
         }
         .map_err(|e| {
             tracing::debug!(reason = %e, "access token refused");
-            RsError::InvalidToken(match e {
-                TokenError::Expired => "the access token expired",
-                _ => "the access token is invalid",
-            })
+            match e {
+                TokenError::Expired => Denied(Reason::TokenExpired, RsError::InvalidToken("the access token expired")),
+                _ => Denied(
+                    Reason::InvalidToken,
+                    RsError::InvalidToken("the access token is invalid"),
+                ),
+            }
         })?;
         check_audience(&self.0.audiences, &claims.aud)?;
         let kid = jsonwebtoken::decode_header(token)

@@ -30,7 +30,7 @@ use crate::oauth::{AppState, Endpoints, Lifetimes, Setup, Shared};
 use crate::pki::dev::PkiLayout;
 use crate::pki::TrustStore;
 use crate::rs::replay::RedisReplay;
-use crate::rs::{ApiKeys, LocalAuthority, ReplayStore, Revocations};
+use crate::rs::{ApiKeys, Decisions, LocalAuthority, ReplayStore, Revocations};
 use crate::store::Store;
 use crate::tls::client::HttpsClient;
 
@@ -195,7 +195,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         access_token_ttl: ttl,
         expiring_within_days: i64::from(settings.admin.expiring_within_days),
     };
-    let (front, mtls) = routes::routers(state.clone(), &local, &settings, console);
+    let decisions = Arc::new(Decisions::default());
+    let (front, mtls) = routes::routers(state.clone(), &local, &decisions, &settings, console);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -232,7 +233,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
             let bound = listener.local_addr().map_err(|e| StartError::Bind(addr, e))?;
-            tasks.spawn(metrics::serve(listener, state.clone(), signalled(shutdown_rx.clone())));
+            tasks.spawn(metrics::serve(
+                listener,
+                state.clone(),
+                decisions,
+                signalled(shutdown_rx.clone()),
+            ));
             Some(bound)
         }
         None => None,

@@ -1,6 +1,9 @@
 //! What each listener serves: the authorization server's endpoints, the customer's pages (only
 //! on the front listener, which never asks for a certificate), health, userinfo, and the optional
-//! resource servers running in this process (demo bank, gateway mode).
+//! resource servers running in this process (demo bank, gateway mode), whose guards all count
+//! their decisions in the one [`Decisions`] `/metrics` shows.
+
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,7 +13,7 @@ use axum::Router;
 use super::userinfo;
 use crate::config::Settings;
 use crate::oauth::{self, AppState};
-use crate::rs::{Guard, LocalAuthority, Policy};
+use crate::rs::{Decisions, Guard, LocalAuthority, Policy};
 
 /// The front listener's router and the mTLS listener's. The front one serves the API too, so a
 /// deployment whose proxy terminates TLS (`mtls_listen = "none"`) needs only it. The admin
@@ -18,29 +21,28 @@ use crate::rs::{Guard, LocalAuthority, Policy};
 pub(super) fn routers(
     state: AppState,
     local: &LocalAuthority,
+    decisions: &Arc<Decisions>,
     settings: &Settings,
     console: crate::admin::Console,
 ) -> (Router, Router) {
-    let api = api(state.clone(), local, settings);
+    let api = api(state.clone(), local, decisions, settings);
     let front = api.clone().merge(oauth::pages(state.clone()));
     (front.merge(crate::admin::router(state, console)), api)
 }
 
 /// Everything but the pages.
-fn api(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
+fn api(state: AppState, local: &LocalAuthority, decisions: &Arc<Decisions>, settings: &Settings) -> Router {
     let issuer = state.issuer().to_string();
+    let guard = |audiences| Guard::local(local, audiences).with_decisions(decisions.clone());
     let mut app = oauth::router(state.clone())
-        .merge(userinfo::router(
-            state.clone(),
-            &Guard::local(local, vec![issuer.clone()]),
-        ))
+        .merge(userinfo::router(state.clone(), &guard(vec![issuer.clone()])))
         .merge(
             Router::new()
                 .route("/healthz", get(|| async { "ok" }))
                 .route("/readyz", get(ready))
                 .with_state(state.clone()),
         );
-    let consent_guard = Guard::local(local, vec![issuer.clone()]);
+    let consent_guard = guard(vec![issuer.clone()]);
     let consent_base = state.endpoints.mtls_base.clone().unwrap_or_else(|| issuer.clone());
     app = app.merge(crate::openbanking::consents::router(
         state.store.clone(),
@@ -49,7 +51,7 @@ fn api(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
     ));
     if settings.demo_bank {
         let audiences = vec![issuer.clone(), format!("{issuer}{}", crate::demo_bank::PATH)];
-        app = app.merge(crate::demo_bank::router(&Guard::local(local, audiences)));
+        app = app.merge(crate::demo_bank::router(&guard(audiences)));
     }
     if let Some(gateway) = &settings.gateway {
         let audiences = if gateway.audiences.is_empty() {
@@ -70,7 +72,7 @@ fn api(state: AppState, local: &LocalAuthority, settings: &Settings) -> Router {
                 (name.clone(), policy)
             })
             .collect();
-        let guard = Guard::local(local, audiences).with_origins(gateway.origins.clone());
+        let guard = guard(audiences).with_origins(gateway.origins.clone());
         app = app.merge(crate::rs::gateway::router(guard, policies));
     }
     app
