@@ -84,6 +84,23 @@ async fn update_and_delete(db: Db) {
     }
     let (_, shown) = run(&["client", "show", "tpp", "--json"]);
     assert!(shown.contains(r#""status": "deleted""#), "{shown}");
+
+    // The CLI's changes are in the audit trail, with who and the registration before and after;
+    // the refused ones are not.
+    let filter = certbound::store::audit::AuditFilter {
+        kind: Some(certbound::domain::AuditKind::Admin),
+        client_id: Some("tpp".into()),
+        ..Default::default()
+    };
+    let rows = env.store.audit_events(&filter, 10).await.unwrap();
+    let actions: Vec<_> = rows.iter().map(|r| r.endpoint.as_str()).collect();
+    assert_eq!(actions, ["admin.client.delete", "admin.client.update"], "newest first");
+    assert!(rows
+        .iter()
+        .all(|r| r.actor.as_deref().is_some_and(|a| a.starts_with("cli:"))));
+    let detail = rows[1].detail.as_ref().unwrap();
+    assert_eq!(detail["before"]["tls_client_auth_subject_dn"], "CN=tpp-a");
+    assert_eq!(detail["after"]["tls_client_auth_subject_dn"], "CN=tpp-b");
 }
 
 on_both_databases!(update_and_delete);

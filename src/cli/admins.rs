@@ -5,6 +5,7 @@ use std::io::BufRead;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::changes::Changes;
 use super::CliResult;
 use crate::domain::customer::normalize_username;
 use crate::domain::status::Status;
@@ -42,7 +43,7 @@ pub(super) enum AdminCommand {
     },
 }
 
-pub(super) async fn run(cmd: AdminCommand, store: &Store) -> CliResult {
+pub(super) async fn run(cmd: AdminCommand, store: &Store, changes: &Changes) -> CliResult {
     match cmd {
         AdminCommand::Add {
             username,
@@ -53,6 +54,8 @@ pub(super) async fn run(cmd: AdminCommand, store: &Store) -> CliResult {
             std::io::stdin().lock().read_line(&mut password)?;
             let admin = Administrator::register(&username, password.trim_end_matches(['\r', '\n']), role)?;
             store.insert_administrator(&admin).await?;
+            let after = json!({ "username": admin.username, "role": admin.role.as_str() });
+            changes.other("admin.administrator.add", None, Some(after));
             println!("{} ({})", admin.username, admin.role.as_str());
         }
         AdminCommand::List { json } => {
@@ -76,16 +79,17 @@ pub(super) async fn run(cmd: AdminCommand, store: &Store) -> CliResult {
                 }
             }
         }
-        AdminCommand::Disable { username } => set_status(store, &username, Status::Disabled).await?,
-        AdminCommand::Enable { username } => set_status(store, &username, Status::Active).await?,
+        AdminCommand::Disable { username } => set_status(store, changes, &username, Status::Disabled).await?,
+        AdminCommand::Enable { username } => set_status(store, changes, &username, Status::Active).await?,
     }
     Ok(())
 }
 
-async fn set_status(store: &Store, username: &str, status: Status) -> CliResult {
-    store
-        .set_administrator_status(&normalize_username(username)?, status)
-        .await?;
+async fn set_status(store: &Store, changes: &Changes, username: &str, status: Status) -> CliResult {
+    let username = normalize_username(username)?;
+    store.set_administrator_status(&username, status).await?;
+    let after = json!({ "username": username, "status": status.as_str() });
+    changes.other("admin.administrator.status", None, Some(after));
     println!(
         "{} {username}",
         if status == Status::Active {

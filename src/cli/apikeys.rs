@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
+use super::changes::Changes;
 use super::{pin_from_arg, CliResult};
 use crate::pki::Thumbprint;
 use crate::store::Store;
@@ -44,13 +45,13 @@ pub(super) enum ApikeyCommand {
     },
 }
 
-pub(super) async fn run(cmd: ApikeyCommand, store: &Store) -> CliResult {
+pub(super) async fn run(cmd: ApikeyCommand, store: &Store, changes: &Changes) -> CliResult {
     match cmd {
         ApikeyCommand::Create {
             client,
             bind_certs,
             json,
-        } => issue_api_key(store, &client, &bind_certs, None, json).await,
+        } => issue_api_key(store, changes, &client, &bind_certs, None, json).await,
         ApikeyCommand::Rotate {
             client,
             overlap,
@@ -60,7 +61,7 @@ pub(super) async fn run(cmd: ApikeyCommand, store: &Store) -> CliResult {
             if overlap < 0 {
                 return Err("--overlap must not be negative".into());
             }
-            issue_api_key(store, &client, &bind_certs, Some(crate::now() + overlap), json).await
+            issue_api_key(store, changes, &client, &bind_certs, Some(crate::now() + overlap), json).await
         }
         ApikeyCommand::List { client, json } => {
             let rows = store.list_api_keys(client.as_deref()).await?;
@@ -87,7 +88,9 @@ pub(super) async fn run(cmd: ApikeyCommand, store: &Store) -> CliResult {
             Ok(())
         }
         ApikeyCommand::Revoke { id } => {
+            let client_id = store.get_api_key(&id).await?.map(|k| k.client_id).unwrap_or_default();
             store.revoke_api_key(&id).await?;
+            changes.client("admin.api_key.revoke", &client_id, Some(json!({ "id": id })), None);
             println!("revoked {id}");
             Ok(())
         }
@@ -96,6 +99,7 @@ pub(super) async fn run(cmd: ApikeyCommand, store: &Store) -> CliResult {
 
 async fn issue_api_key(
     store: &Store,
+    changes: &Changes,
     client: &str,
     bind_certs: &[String],
     expire_others_at: Option<i64>,
@@ -110,6 +114,12 @@ async fn issue_api_key(
         .collect::<Result<Vec<_>, _>>()?;
     let issued = crate::rs::api_keys::issue(client, &thumbprints);
     store.insert_api_key(&issued.row, expire_others_at).await?;
+    let action = match expire_others_at {
+        Some(_) => "admin.api_key.rotate",
+        None => "admin.api_key.issue",
+    };
+    let after = json!({ "id": issued.row.id, "cert_thumbprints": issued.row.cert_thumbprints });
+    changes.client(action, client, None, Some(after));
     if json {
         println!(
             "{}",

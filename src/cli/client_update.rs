@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::changes::Changes;
 use super::client_args::{PinArgs, SubjectArgs};
 use super::CliResult;
 use crate::domain::{AuthMethod, Client, ClientStatus, GrantType};
@@ -59,13 +60,20 @@ pub(super) struct UpdateClient {
     json: bool,
 }
 
-pub(super) async fn run(update: UpdateClient, store: &Store) -> CliResult {
+pub(super) async fn run(update: UpdateClient, store: &Store, changes: &Changes) -> CliResult {
     let before = match store.get_client(&update.client_id).await? {
         Some(c) if c.status != ClientStatus::Deleted => c,
         _ => return Err(format!("no client {}", update.client_id).into()),
     };
+    let document = before.registration_document();
     let after = apply(&update, before)?;
     store.update_client(&after).await?;
+    changes.client(
+        "admin.client.update",
+        &after.client_id,
+        Some(document),
+        Some(after.registration_document()),
+    );
     if update.json {
         println!("{}", serde_json::to_string_pretty(&after.registration_document())?);
     } else {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::changes::Changes;
 use super::client_args::{PinArgs, SubjectArgs};
 use super::client_update::{self, UpdateClient};
 use super::CliResult;
@@ -108,12 +109,18 @@ pub(super) struct AddClient {
     json: bool,
 }
 
-pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
+pub(super) async fn run(cmd: ClientCommand, store: &Store, changes: &Changes) -> CliResult {
     match cmd {
         ClientCommand::Add(add) => {
             let json = add.json;
             let client = build_client(*add)?;
             store.insert_client(&client).await?;
+            changes.client(
+                "admin.client.register",
+                &client.client_id,
+                None,
+                Some(client.registration_document()),
+            );
             if json {
                 println!("{}", serde_json::to_string_pretty(&client.registration_document())?);
             } else {
@@ -158,23 +165,41 @@ pub(super) async fn run(cmd: ClientCommand, store: &Store) -> CliResult {
             }
         }
         ClientCommand::Disable { client_id } => {
-            store.set_client_status(&client_id, ClientStatus::Disabled).await?;
+            set_status(store, changes, &client_id, ClientStatus::Disabled).await?;
             println!("disabled {client_id}");
         }
         ClientCommand::Enable { client_id } => {
-            store.set_client_status(&client_id, ClientStatus::Active).await?;
+            set_status(store, changes, &client_id, ClientStatus::Active).await?;
             println!("enabled {client_id}");
         }
-        ClientCommand::Update(update) => client_update::run(*update, store).await?,
+        ClientCommand::Update(update) => client_update::run(*update, store, changes).await?,
         ClientCommand::RevokeTokens { client_id } => {
-            store.revoke_client_tokens(&client_id, crate::now()).await?;
+            let now = crate::now();
+            store.revoke_client_tokens(&client_id, now).await?;
+            let after = serde_json::json!({ "tokens_revoked_at": now });
+            changes.client("admin.client.revoke_tokens", &client_id, None, Some(after));
             println!("revoked every token of {client_id}");
         }
         ClientCommand::Delete { client_id } => {
+            let before = store.get_client(&client_id).await?.map(|c| c.registration_document());
             store.delete_client(&client_id).await?;
+            changes.client("admin.client.delete", &client_id, before, None);
             println!("deleted {client_id}");
         }
     }
+    Ok(())
+}
+
+/// Disables or enables a client, recording the registration before and after.
+async fn set_status(store: &Store, changes: &Changes, client_id: &str, status: ClientStatus) -> CliResult {
+    let before = store.get_client(client_id).await?.map(|c| c.registration_document());
+    store.set_client_status(client_id, status).await?;
+    let after = store.get_client(client_id).await?.map(|c| c.registration_document());
+    let action = match status {
+        ClientStatus::Active => "admin.client.enable",
+        _ => "admin.client.disable",
+    };
+    changes.client(action, client_id, before, after);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
+use super::changes::Changes;
 use super::CliResult;
 use crate::domain::customer::normalize_username;
 use crate::domain::Grant;
@@ -29,7 +30,7 @@ pub(super) enum GrantCommand {
     },
 }
 
-pub(super) async fn run(cmd: GrantCommand, store: &Store) -> CliResult {
+pub(super) async fn run(cmd: GrantCommand, store: &Store, changes: &Changes) -> CliResult {
     match cmd {
         GrantCommand::List { user, client, json } => {
             let customer_id = match user {
@@ -61,7 +62,10 @@ pub(super) async fn run(cmd: GrantCommand, store: &Store) -> CliResult {
             }
         }
         GrantCommand::Revoke { id } => {
+            let grant = store.grant(&id).await?;
             if store.revoke_grant(&id, crate::now()).await? {
+                let client_id = grant.map(|g| g.client_id).unwrap_or_default();
+                changes.client("admin.grant.revoke", &client_id, Some(json!({ "grant_id": id })), None);
                 println!("revoked {id}");
             } else {
                 return Err(format!("no live grant {id} (unknown or already revoked)").into());

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
+use super::changes::Changes;
 use super::CliResult;
 use crate::config::Settings;
 use crate::jose::{KeyEncryptionKey, SigningAlg};
@@ -30,8 +31,7 @@ pub(super) enum KeysCommand {
     },
 }
 
-pub(super) async fn run(cmd: KeysCommand, settings: &Settings) -> CliResult {
-    let store = Store::connect(&settings.database_url).await?;
+pub(super) async fn run(cmd: KeysCommand, settings: &Settings, store: &Store, changes: &Changes) -> CliResult {
     match cmd {
         KeysCommand::Rotate { alg } => {
             let alg: SigningAlg = match alg {
@@ -41,15 +41,21 @@ pub(super) async fn run(cmd: KeysCommand, settings: &Settings) -> CliResult {
                 None => settings.signing_alg,
             };
             let kek = KeyEncryptionKey::load(&settings.kek)?;
-            let kid = keys::rotate(&store, &kek, alg).await?;
-            let purged = keys::purge(&store, settings.access_token_ttl as i64).await?;
+            let kid = keys::rotate(store, &kek, alg).await?;
+            changes.other(
+                "admin.signing_key.rotate",
+                None,
+                Some(json!({ "kid": kid, "alg": alg.as_str() })),
+            );
+            let purged = keys::purge(store, settings.access_token_ttl as i64).await?;
             println!(
                 "new {} signing key {kid}; {purged} expired key(s) removed",
                 alg.as_str()
             );
         }
         KeysCommand::Purge { kid } => {
-            keys::purge_key(&store, &kid).await?;
+            keys::purge_key(store, &kid).await?;
+            changes.other("admin.signing_key.purge", Some(json!({ "kid": kid })), None);
             println!("signing key {kid} purged");
         }
         KeysCommand::List { json } => {

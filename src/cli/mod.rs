@@ -3,6 +3,7 @@
 mod admins;
 mod apikeys;
 mod audit;
+mod changes;
 mod client_args;
 mod client_update;
 mod clients;
@@ -26,6 +27,7 @@ use crate::store::Store;
 use admins::AdminCommand;
 use apikeys::ApikeyCommand;
 use audit::AuditCommand;
+use changes::Changes;
 use clients::ClientCommand;
 use grants::GrantCommand;
 use keys::KeysCommand;
@@ -132,18 +134,50 @@ async fn run(command: Command, settings: Settings) -> CliResult {
             serve(settings).await
         }
         Command::Pki(cmd) => pki::run(cmd),
-        Command::Client(cmd) => clients::run(*cmd, &Store::connect(&settings.database_url).await?).await,
-        Command::Keys(cmd) => keys::run(cmd, &settings).await,
-        Command::Apikey(cmd) => apikeys::run(cmd, &Store::connect(&settings.database_url).await?).await,
-        Command::User(cmd) => users::run(cmd, &Store::connect(&settings.database_url).await?).await,
-        Command::Grant(cmd) => grants::run(cmd, &Store::connect(&settings.database_url).await?).await,
         Command::Audit(cmd) => audit::run(cmd, &Store::connect(&settings.database_url).await?).await,
-        Command::Admin(cmd) => admins::run(cmd, &Store::connect(&settings.database_url).await?).await,
+        // Commands that change something record it in the audit trail.
+        Command::Client(cmd) => {
+            let (store, changes) = open(&settings).await?;
+            clients::run(*cmd, &store, &changes).await?;
+            changes.finish().await
+        }
+        Command::Keys(cmd) => {
+            let (store, changes) = open(&settings).await?;
+            keys::run(cmd, &settings, &store, &changes).await?;
+            changes.finish().await
+        }
+        Command::Apikey(cmd) => {
+            let (store, changes) = open(&settings).await?;
+            apikeys::run(cmd, &store, &changes).await?;
+            changes.finish().await
+        }
+        Command::User(cmd) => {
+            let (store, changes) = open(&settings).await?;
+            users::run(cmd, &store, &changes).await?;
+            changes.finish().await
+        }
+        Command::Grant(cmd) => {
+            let (store, changes) = open(&settings).await?;
+            grants::run(cmd, &store, &changes).await?;
+            changes.finish().await
+        }
+        Command::Admin(cmd) => {
+            let (store, changes) = open(&settings).await?;
+            admins::run(cmd, &store, &changes).await?;
+            changes.finish().await
+        }
         Command::Doctor { url, cacert } => {
             let cacert = cacert.unwrap_or_else(|| PkiLayout::new(settings.data_dir.join("pki")).ca_cert());
             doctor::run(&url, &cacert).await
         }
     }
+}
+
+/// The database, and where the command's changes go on their way to the audit trail.
+async fn open(settings: &Settings) -> Result<(Store, Changes), Box<dyn std::error::Error>> {
+    let store = Store::connect(&settings.database_url).await?;
+    let changes = Changes::start(&store, settings);
+    Ok((store, changes))
 }
 
 async fn serve(settings: Settings) -> CliResult {

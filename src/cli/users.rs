@@ -5,6 +5,7 @@ use std::io::BufRead;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::changes::Changes;
 use super::CliResult;
 use crate::domain::customer::normalize_username;
 use crate::domain::{Customer, CustomerStatus};
@@ -42,7 +43,7 @@ pub(super) enum UserCommand {
     },
 }
 
-pub(super) async fn run(cmd: UserCommand, store: &Store) -> CliResult {
+pub(super) async fn run(cmd: UserCommand, store: &Store, changes: &Changes) -> CliResult {
     match cmd {
         UserCommand::Add {
             username,
@@ -55,6 +56,11 @@ pub(super) async fn run(cmd: UserCommand, store: &Store) -> CliResult {
             let password = password.trim_end_matches(['\r', '\n']);
             let customer = Customer::register(&username, password, accounts)?;
             store.insert_customer(&customer).await?;
+            changes.other(
+                "admin.customer.add",
+                None,
+                Some(json!({ "username": customer.username, "sub": customer.id })),
+            );
             if json {
                 println!("{}", serde_json::to_string_pretty(&customer_json(&customer))?);
             } else {
@@ -79,15 +85,15 @@ pub(super) async fn run(cmd: UserCommand, store: &Store) -> CliResult {
             }
         }
         UserCommand::Disable { username } => {
-            store
-                .set_customer_status(&normalize_username(&username)?, CustomerStatus::Disabled)
-                .await?;
+            let username = normalize_username(&username)?;
+            store.set_customer_status(&username, CustomerStatus::Disabled).await?;
+            changes.other("admin.customer.disable", None, Some(json!({ "username": username })));
             println!("disabled {username}");
         }
         UserCommand::Enable { username } => {
-            store
-                .set_customer_status(&normalize_username(&username)?, CustomerStatus::Active)
-                .await?;
+            let username = normalize_username(&username)?;
+            store.set_customer_status(&username, CustomerStatus::Active).await?;
+            changes.other("admin.customer.enable", None, Some(json!({ "username": username })));
             println!("enabled {username}");
         }
     }
