@@ -1,128 +1,21 @@
-//! The admin console in a real headless Chromium over WebDriver, on SQLite and PostgreSQL:
-//! sign in; register a client by uploading its certificate, then get a token with it over
-//! mTLS; disable it (token refused) and enable it; delete it after typing the password again;
-//! a viewer sees everything and changes nothing; forms without the session's CSRF token are
-//! refused; a client name and a certificate subject holding HTML render inert. Screenshots go
-//! to target/screenshots/admin-*.png.
+//! The admin console in a real headless Chromium over WebDriver, on SQLite and PostgreSQL, for
+//! the clients: sign in; register a client by uploading its certificate, then get a token with
+//! it over mTLS; disable it (token refused) and enable it; edit it; test certificates against
+//! it; forms without the session's CSRF token are refused; a client name and a certificate
+//! subject holding HTML render inert; delete after typing the password again; the audit trail;
+//! a viewer sees everything and changes nothing. Screenshots go to
+//! target/screenshots/admin-*.png.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use certbound::domain::{AdminRole, Administrator};
-use certbound::rs::api_keys::ApiKeyFailure;
+use common::admin::{
+    add_administrators, class_becomes, hidden_csrf, no_alert, post_as, session_cookie, text_becomes,
+    token_status_becomes, AUDITOR, OPS,
+};
 use common::chromium::{arrived_at, chromium, element, screenshot, sign_in, text_of};
 use common::{Db, TestEnv};
-use fantoccini::Client;
-
-const OPS: (&str, &str) = ("ops", "correct horse battery");
-const AUDITOR: (&str, &str) = ("auditor", "staple paper clip");
-
-async fn add_administrators(env: &TestEnv) {
-    for ((name, password), role) in [(OPS, AdminRole::Admin), (AUDITOR, AdminRole::Viewer)] {
-        let admin = Administrator::register(name, password, role).unwrap();
-        env.store.insert_administrator(&admin).await.unwrap();
-    }
-}
-
-/// Polls the token endpoint until it answers `want` (running nodes see registration changes
-/// within the one-second reload interval).
-async fn token_status_becomes(env: &TestEnv, http: &reqwest::Client, client_id: &str, want: u16) {
-    let started = Instant::now();
-    loop {
-        let (status, body) = env.token(http, client_id, &[]).await;
-        if status == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "token still {status}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until the element's text contains `want`, across the page load a form post starts
-/// (the old page may have the same element, or lose it while it is read).
-async fn text_becomes(browser: &Client, css: &str, want: &str) {
-    let started = Instant::now();
-    loop {
-        if let Ok(found) = browser.find(fantoccini::Locator::Css(css)).await {
-            if found.text().await.is_ok_and(|t| t.contains(want)) {
-                return;
-            }
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{css} never said {want:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the element's class is `want` (the page after a form post has loaded).
-async fn class_becomes(browser: &Client, css: &str, want: &str) {
-    let started = Instant::now();
-    loop {
-        let class = element(browser, css).await.attr("class").await.ok().flatten();
-        if class.as_deref() == Some(want) {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{css} is still {class:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the running server's API key cache gives `want` for `key`.
-async fn key_is(env: &TestEnv, key: &str, want: Result<(), ApiKeyFailure>) {
-    for _ in 0..100 {
-        let got = env
-            .server()
-            .local
-            .api_keys
-            .verify(key, "budget-buddy", None, certbound::now())
-            .await;
-        if got == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server's API keys did not come to {want:?}");
-}
-
-/// The browser's console session cookie, to replay requests a page would not send.
-async fn session_cookie(browser: &Client) -> String {
-    let cookie = browser.get_named_cookie("__Host-certbound-admin").await.unwrap();
-    format!("__Host-certbound-admin={}", cookie.value())
-}
-
-async fn hidden_csrf(browser: &Client) -> String {
-    element(browser, "form[action='/admin/sign-out'] input[name=csrf]")
-        .await
-        .attr("value")
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// A form post with the given cookie, as another page (or site) might send it.
-async fn post_as(env: &TestEnv, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let http = common::http_client(&env.pki, env.front_addr(), None);
-    let response = http
-        .post(env.front_url(path))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-async fn no_alert(browser: &Client) {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        browser.get_alert_text().await.is_err(),
-        "a dialog fired: markup a TPP controls ran as script"
-    );
-}
 
 async fn console(db: Db) {
     let env = TestEnv::start_with(db, |f| f.display_name = Some("Demo Bank".into())).await;
@@ -323,101 +216,6 @@ async fn console(db: Db) {
         .await
         .unwrap();
 
-    // An API key: shown once with a copy button, then only its prefix; it works at the
-    // resource server until revoked.
-    browser
-        .goto(&env.front_url("/admin/clients/budget-buddy"))
-        .await
-        .unwrap();
-    element(&browser, "a[href='/admin/clients/budget-buddy/api-keys']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "#issue button.primary").await.click().await.unwrap();
-    let key = element(&browser, "#api-key")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(key.starts_with("cbk_"), "{key}");
-    assert!(text_of(&browser, ".warn").await.contains("only time it is shown"));
-    let copy = element(&browser, "button[data-copy]").await;
-    assert!(
-        copy.is_displayed().await.unwrap(),
-        "the copy button's script runs under the CSP"
-    );
-    screenshot(&browser, &shot("api-key-issued")).await;
-    key_is(&env, &key, Ok(())).await;
-    element(&browser, "a.button.primary").await.click().await.unwrap();
-    arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy/api-keys")).await;
-    browser.refresh().await.unwrap();
-    let source = browser.source().await.unwrap();
-    assert!(!source.contains(&key), "the key is never shown again");
-    assert!(source.contains(&format!("{}_…", &key[..20])), "listed by its prefix");
-    screenshot(&browser, &shot("api-keys")).await;
-    element(&browser, "form[action$='/revoke'] button")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "span.status.revoked").await;
-    key_is(&env, &key, Err(ApiKeyFailure::Revoked)).await;
-    // Rotation: a new key, and the live one keeps working through the overlap.
-    element(&browser, "#issue button.primary").await.click().await.unwrap();
-    let first = element(&browser, "#api-key")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
-    element(&browser, "a.button.primary").await.click().await.unwrap();
-    let overlap = element(&browser, "#overlap").await;
-    overlap.clear().await.unwrap();
-    overlap.send_keys("600").await.unwrap();
-    element(&browser, "#rotate button.primary").await.click().await.unwrap();
-    let second = element(&browser, "#api-key")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
-    element(&browser, "a.button.primary").await.click().await.unwrap();
-    let expiring = text_of(&browser, &format!("tr[data-key='{}']", &first[4..20])).await;
-    assert!(expiring.contains("expiring"), "{expiring}");
-    key_is(&env, &first, Ok(())).await;
-    key_is(&env, &second, Ok(())).await;
-
-    // A customer's grant, listed and revoked: its refresh token stops working.
-    common::flow::register_tpp(&env, "wallet", "openid accounts").await;
-    let wallet = env.http(Some(&env.issue("wallet")));
-    let tokens = common::flow::tokens(&env, &wallet, "wallet").await;
-    let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    browser
-        .goto(&env.front_url("/admin/grants?client_id=wallet"))
-        .await
-        .unwrap();
-    let row = text_of(&browser, "table.grants tbody tr").await;
-    assert!(row.contains("active") && row.contains("accounts"), "{row}");
-    screenshot(&browser, &shot("grants")).await;
-    element(&browser, "table.grants form button")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "table.grants span.status.revoked").await;
-    let (status, body) = common::flow::refresh(&env, &wallet, "wallet", refresh_token, &[]).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
-    // Every token of a client.
-    element(&browser, "#revoke-all button.danger")
-        .await
-        .click()
-        .await
-        .unwrap();
-    text_becomes(&browser, "#revoke-all", "Every token issued up to").await;
-    assert!(env.store.client_tokens_revoked_at("wallet").await.unwrap().is_some());
-
     // Forms without the session's token, or with another session's, change nothing.
     let ops_cookie = session_cookie(&browser).await;
     let ops_csrf = hidden_csrf(&browser).await;
@@ -499,47 +297,6 @@ async fn console(db: Db) {
     arrived_at(&browser, &env.front_url("/admin/clients")).await;
     assert!(!text_of(&browser, "table.list").await.contains("hostile"));
     token_status_becomes(&env, &env.http(Some(&hostile)), "hostile", 401).await;
-
-    // Signing keys: rotate, then purge the retired one (the password was typed just now).
-    let old_kid = env.jwks().await.keys[0].common.key_id.clone().unwrap();
-    element(&browser, "a[href='/admin/signing-keys']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "form[action='/admin/signing-keys'] button")
-        .await
-        .click()
-        .await
-        .unwrap();
-    text_becomes(&browser, &format!("tr[data-kid='{old_kid}']"), "retired").await;
-    screenshot(&browser, &shot("signing-keys")).await;
-    element(&browser, &format!("tr[data-kid='{old_kid}'] a.danger"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "button.danger").await.click().await.unwrap();
-    arrived_at(&browser, &env.front_url("/admin/signing-keys")).await;
-    assert!(browser
-        .find_all(fantoccini::Locator::Css(&format!("tr[data-kid='{old_kid}']")))
-        .await
-        .unwrap()
-        .is_empty());
-    let started = Instant::now();
-    while env
-        .jwks()
-        .await
-        .keys
-        .iter()
-        .any(|k| k.common.key_id.as_deref() == Some(old_kid.as_str()))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the purged key is still published"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // The audit trail shows what the console did, by whom.
     browser

@@ -2,6 +2,7 @@
 //! SQLite or on a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod chromium;
 pub mod cli;
 pub mod dpop;
