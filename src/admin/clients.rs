@@ -111,6 +111,7 @@ pub struct EventRow {
     pub outcome: &'static str,
     pub check: String,
     pub subject: String,
+    pub issuer: String,
     pub thumbprint: String,
     pub peer: String,
 }
@@ -124,6 +125,7 @@ impl EventRow {
             outcome: e.outcome.as_str(),
             check: e.failed_check.clone().unwrap_or_default(),
             subject: cert.map(|c| c.subject.clone()).unwrap_or_default(),
+            issuer: cert.map(|c| c.issuer.clone()).unwrap_or_default(),
             thumbprint: cert.map(|c| c.thumbprint.clone()).unwrap_or_default(),
             peer: e.peer.clone().unwrap_or_default(),
         }
