@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench token_load
 //! cargo bench --bench token_load -- --duration 10 --warmup 2 --connections 64 --workers 32 --clients 200
+//! cargo bench --bench token_load -- --plan audit     # only keep-alive ES256, auditing on then off
 //! ```
 //!
 //! Scenarios, each a warm-up followed by a measured window:
@@ -44,7 +45,9 @@ use common::{
 /// What runs: each entry gets a fresh server (signing algorithm, auditing on or off), which then
 /// serves these modes in turn. The audit-off server's keep-alive window comes right after the
 /// audit-on one, so the two compare on the same machine minutes apart.
-const PLAN: &[(&str, bool, &[Mode])] = &[
+type Plan = &'static [(&'static str, bool, &'static [Mode])];
+
+const PLAN: Plan = &[
     (
         "ES256",
         true,
@@ -58,6 +61,11 @@ const PLAN: &[(&str, bool, &[Mode])] = &[
     ),
     ("ES256", false, &[Mode::KeepAlive]),
     ("PS256", true, &[Mode::KeepAlive]),
+];
+/// `--plan audit`: the audit cost alone, for quicker runs while working on the audit trail.
+const AUDIT_PLAN: Plan = &[
+    ("ES256", true, &[Mode::KeepAlive]),
+    ("ES256", false, &[Mode::KeepAlive]),
 ];
 /// Upper bound on requests per worker, warm-up included, whatever the duration.
 const MAX_REQUESTS_PER_WORKER: u64 = 200_000;
@@ -110,6 +118,8 @@ struct Options {
     workers: usize,
     /// Registered clients, each with its own certificate.
     clients: usize,
+    /// What runs: [`PLAN`] or [`AUDIT_PLAN`].
+    plan: Plan,
 }
 
 impl Default for Options {
@@ -120,13 +130,14 @@ impl Default for Options {
             connections: 64,
             workers: 32,
             clients: 200,
+            plan: PLAN,
         }
     }
 }
 
 impl Options {
     const USAGE: &str = "options: --duration SECS --warmup SECS --connections N --workers N \
-                         --clients N (clients >= connections, workers >= 1)";
+                         --clients N --plan all|audit (clients >= connections, workers >= 1)";
 
     fn from_args() -> Self {
         let mut options = Self::default();
@@ -138,6 +149,13 @@ impl Options {
                 "--connections" => options.connections = parse(&flag, &value, usage),
                 "--workers" => options.workers = parse(&flag, &value, usage),
                 "--clients" => options.clients = parse(&flag, &value, usage),
+                "--plan" => {
+                    options.plan = match value.as_str() {
+                        "all" => PLAN,
+                        "audit" => AUDIT_PLAN,
+                        _ => panic!("--plan {value:?}; {usage}"),
+                    }
+                }
                 _ => panic!("unknown option {flag:?}; {usage}"),
             }
         }
@@ -183,7 +201,7 @@ impl Mode {
 
 async fn run_plan(options: &Options) -> Vec<Report> {
     let mut reports = Vec::new();
-    for &(alg, audit, modes) in PLAN {
+    for &(alg, audit, modes) in options.plan {
         let server = Server::start(alg, audit, options).await;
         let alg = match audit {
             true => alg.to_string(),
