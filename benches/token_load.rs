@@ -219,8 +219,43 @@ async fn run_plan(options: &Options) -> Vec<Report> {
             println!("{}", report.summary());
             reports.push(report);
         }
+        if audit {
+            println!("{alg} audit trail: {}", audit_accounts(server.metrics).await);
+        }
     }
     reports
+}
+
+/// The server's audit counters once its writer has caught up (or 10 s have passed): every
+/// event recorded should be written, none dropped or failed.
+async fn audit_accounts(metrics: SocketAddr) -> String {
+    const COUNTERS: [&str; 4] = ["recorded", "written", "dropped", "failed"];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = metrics_text(metrics).await;
+        let count = |name: &str| {
+            let metric = format!("certbound_audit_events_{name}_total ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&metric)?.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let [recorded, written, dropped, failed] = COUNTERS.map(count);
+        if written + dropped + failed >= recorded || Instant::now() >= deadline {
+            return format!("{recorded} events recorded, {written} written, {dropped} dropped, {failed} failed");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `GET /metrics` from the plain-HTTP metrics listener.
+async fn metrics_text(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("metrics listener");
+    let request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.expect("metrics request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("metrics response");
+    response
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,6 +267,8 @@ struct Server {
     process: ServerProcess,
     _dir: tempfile::TempDir,
     addr: SocketAddr,
+    /// The plain-HTTP `/metrics` listener.
+    metrics: SocketAddr,
     /// The issuer identifier: the front listener's URL.
     issuer: String,
     clients: Vec<Arc<BenchClient>>,
@@ -246,9 +283,14 @@ impl Server {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clients = prepare_data_dir(dir.path(), options.clients).await;
         let pk_clients = register_pk_clients(dir.path(), options.connections).await;
-        let (front, addr) = (free_loopback_port(), free_loopback_port());
+        let (front, addr, metrics) = (free_loopback_port(), free_loopback_port(), free_loopback_port());
         let audit = if audit { "true" } else { "false" };
-        let envs = [("CERTBOUND_SIGNING_ALG", alg), ("CERTBOUND_AUDIT", audit)];
+        let metrics_listen = metrics.to_string();
+        let envs = [
+            ("CERTBOUND_SIGNING_ALG", alg),
+            ("CERTBOUND_AUDIT", audit),
+            ("CERTBOUND_METRICS_LISTEN", metrics_listen.as_str()),
+        ];
         let mut process = spawn_certbound(dir.path(), front, addr, &envs);
         wait_until_healthy(&mut process, addr, &clients[0].tls).await;
         tokio::time::sleep(SETTLE).await;
@@ -258,6 +300,7 @@ impl Server {
             process,
             _dir: dir,
             addr,
+            metrics,
             issuer: format!("https://localhost:{}", front.port()),
             clients,
             pk_clients,

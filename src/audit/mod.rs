@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::domain::AuditEvent;
+use crate::store::audit::WrittenCertificates;
 use crate::store::Store;
 
 pub use layer::{record_requests, AuditSlot, Refused};
@@ -175,6 +176,7 @@ impl AuditLog {
 /// to a batch, and appends it; ends when every sender is gone and the queue is empty.
 async fn write(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut certificates = WrittenCertificates::default();
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         if batch.len() < BATCH && !receiver.is_closed() {
             tokio::time::sleep(LINGER).await;
@@ -188,7 +190,7 @@ async fn write(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, counters:
         let count = batch.len() as u64;
         let mut attempt = 1;
         loop {
-            match store.append_audit_events(&batch).await {
+            match store.append_audit_batch(&batch, &mut certificates).await {
                 Ok(()) => {
                     counters.written.fetch_add(count, Ordering::Relaxed);
                     break;
