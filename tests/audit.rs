@@ -5,9 +5,10 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use certbound::domain::{AuditEvent, AuditKind, AuditOutcome, CertificateSource};
+use certbound::domain::{AuditEvent, AuditKind, AuditOutcome, AuditedCertificate, CertificateSource};
 use certbound::pki::dev::{self_signed, CertSpec};
 use certbound::store::audit::AuditFilter;
 use certbound::tls::forwarded::{encode, ForwardFormat};
@@ -164,7 +165,23 @@ async fn each_failed_check_leaves_a_row_naming_it(db: Db) {
 }
 
 async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
-    let env = TestEnv::start(db).await;
+    // The server's own retention would race this test's rows from 1973 away.
+    let env = TestEnv::start_with(db, |f| {
+        f.audit = Some(certbound::audit::AuditConfig {
+            retention_days: 1_000_000,
+            ..Default::default()
+        });
+    })
+    .await;
+    let certificate = |name: &str| {
+        Arc::new(AuditedCertificate {
+            subject: format!("CN={name},O=Example\\, Inc."),
+            issuer: "CN=Issuing CA".into(),
+            serial: "01ab".into(),
+            thumbprint: format!("x5t-{name}"),
+        })
+    };
+    let (old_only, shared) = (certificate("old"), certificate("shared"));
     let event = |n: usize, at: i64| AuditEvent {
         id: format!("{at:013}-test-{n:012}"),
         at,
@@ -180,16 +197,63 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
         actor: Some("admin".into()),
         detail: Some(serde_json::json!({ "before": { "n": n }, "after": "it's \"quoted\" <b>" })),
     };
-    let old: Vec<_> = (0..120).map(|n| event(n, 1_000 + n as i64)).collect();
-    let recent: Vec<_> = (120..130).map(|n| event(n, 2_000_000_000_000 + n as i64)).collect();
+    let token = |n: usize, at: i64, cert: &Arc<AuditedCertificate>| AuditEvent {
+        kind: AuditKind::Token,
+        outcome: AuditOutcome::Failure,
+        failed_check: Some("invalid_scope".into()),
+        endpoint: "/token".into(),
+        certificate: Some(cert.clone()),
+        certificate_source: Some(CertificateSource::Handshake),
+        peer: Some("127.0.0.1".into()),
+        listener: Some("127.0.0.1:8443".into()),
+        actor: None,
+        detail: Some(serde_json::json!({ "grant_type": "client_credentials", "reason": "no", "status": 400 })),
+        ..event(n, at)
+    };
+    const OLD: i64 = 100_000_000_000;
+    const RECENT: i64 = 2_000_000_000_000;
+    let mut old: Vec<_> = (0..120).map(|n| event(n, OLD + n as i64)).collect();
+    old[7] = token(7, OLD + 7, &old_only);
+    old[8] = token(8, OLD + 8, &shared);
+    let mut recent: Vec<_> = (120..130).map(|n| event(n, RECENT + n as i64)).collect();
+    recent[3] = token(123, RECENT + 123, &shared);
+    recent[9] = token(129, RECENT + 129, &shared);
     env.store.append_audit_events(&old).await.unwrap();
     env.store.append_audit_events(&recent).await.unwrap();
     let all = env.store.audit_events(&AuditFilter::default(), 1_000).await.unwrap();
     assert_eq!(all.len(), 130);
     assert_eq!(all[0], recent[9], "newest first, read back as written");
-    assert_eq!(env.store.purge_audit_events_before(1_000_000).await.unwrap(), 120);
+    assert_eq!(all[6], recent[3]);
+    assert_eq!(all[129 - 7], old[7]);
+    let window = AuditFilter {
+        since: Some(OLD + 7),
+        until: Some(OLD + 9),
+        ..AuditFilter::default()
+    };
+    let between = env.store.audit_events(&window, 1_000).await.unwrap();
+    assert_eq!(between, vec![old[8].clone(), old[7].clone()]);
+    let exported = env
+        .store
+        .audit_events_after(RECENT, Some(&recent[2].id), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(exported, recent[3..].to_vec());
+
+    assert_eq!(env.store.purge_audit_events_before(RECENT).await.unwrap(), 120);
     let left = env.store.audit_events(&AuditFilter::default(), 1_000).await.unwrap();
     assert_eq!(left.len(), 10);
+    assert_eq!(left[0], recent[9], "a certificate named by a remaining row is kept");
+    let mut conn = sqlx::AnyConnection::connect(&env.database_url).await.unwrap();
+    let kept: Vec<String> = sqlx::query_scalar("SELECT thumbprint FROM audit_certificates")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept,
+        vec![shared.thumbprint.clone()],
+        "only rows removed named the other"
+    );
+    conn.close().await.unwrap();
     // A batch with a duplicate id is refused whole: nothing of it is written.
     let clash = vec![event(200, 3_000_000_000_000), recent[0].clone()];
     assert!(env.store.append_audit_events(&clash).await.is_err());

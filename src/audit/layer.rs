@@ -12,7 +12,7 @@ use axum::response::Response;
 
 use super::AuditLog;
 use crate::domain::audit::{truncated, MAX_CLIENT_ID_LEN};
-use crate::domain::{AuditEvent, AuditKind, AuditOutcome, AuditedCertificate, CertificateSource};
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome, CertificateSource};
 use crate::tls::{ClientAddr, ForwardedCertificate, ListenerAddr, PeerCertificate};
 
 /// What the handlers note for the request's audit event.
@@ -101,7 +101,7 @@ pub async fn record_requests(State(log): State<AuditLog>, mut request: Request, 
     if !log.is_enabled() {
         return response;
     }
-    let certificate = presented.get().map(AuditedCertificate::of);
+    let certificate = presented.get().map(|cert| log.certificate(cert));
     let certificate_source = certificate.as_ref().map(|_| match forwarded {
         true => CertificateSource::Proxy,
         false => CertificateSource::Handshake,

@@ -2,6 +2,8 @@
 //! it ended; which token was issued or refused; which administrator changed what. Rows are
 //! append-only (the `audit_events` table); retention alone removes them.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::pki::ClientCertificate;
@@ -105,7 +107,8 @@ pub struct AuditEvent {
     /// As sent (truncated to [`MAX_CLIENT_ID_LEN`]); for an administrative change, the client
     /// changed.
     pub client_id: Option<String>,
-    pub certificate: Option<AuditedCertificate>,
+    /// Shared: every request on a connection presents the same certificate, summarised once.
+    pub certificate: Option<Arc<AuditedCertificate>>,
     pub certificate_source: Option<CertificateSource>,
     /// The address the request came from (the proxy's, behind one).
     pub peer: Option<String>,
