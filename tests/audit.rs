@@ -179,6 +179,7 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
             issuer: "CN=Issuing CA".into(),
             serial: "01ab".into(),
             thumbprint: format!("x5t-{name}"),
+            not_after: Some(2_000_000_000),
         })
     };
     let (old_only, shared) = (certificate("old"), certificate("shared"));

@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::{Db, TestEnv};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_databases!(metrics_count_requests_refusals_tokens_and_audit_events);
 
@@ -21,7 +20,7 @@ async fn metrics_count_requests_refusals_tokens_and_audit_events(db: Db) {
     assert_eq!(env.token(&http, "tpp1", &[("scope", "payments")]).await.0, 400);
     assert!(env.server().state.audit.settled(Duration::from_secs(10)).await);
 
-    let text = scrape(env.server().metrics_addr.expect("a metrics listener")).await;
+    let text = common::scrape_metrics(env.server().metrics_addr.expect("a metrics listener")).await;
     for line in [
         r#"certbound_requests_total{endpoint="/token",outcome="success"} 3"#,
         r#"certbound_requests_total{endpoint="/token",outcome="failure"} 2"#,
@@ -43,16 +42,4 @@ async fn no_metrics_listener_unless_configured() {
     let env = TestEnv::start(Db::Sqlite).await;
     assert!(env.server().metrics_addr.is_none());
     env.finish().await;
-}
-
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains("text/plain; version=0.0.4"));
-    response
 }

@@ -9,7 +9,6 @@ use certbound::pki::dev::IssuedCert;
 use certbound::rs::api_keys::ApiKeyFailure;
 use certbound::rs::Reason;
 use common::{Db, TestEnv};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_databases!(guard_decisions_are_counted_by_reason);
 
@@ -41,7 +40,7 @@ async fn guard_decisions_are_counted_by_reason(db: Db) {
     assert_eq!(get(&env, Some(&other_cert), ACCOUNTS, Some(&token), &key).await, 401);
     assert_eq!(get(&env, Some(&cert), PAYMENTS, Some(&token), &key).await, 403);
 
-    let text = scrape(env.server().metrics_addr.expect("a metrics listener")).await;
+    let text = common::scrape_metrics(env.server().metrics_addr.expect("a metrics listener")).await;
     let expected = |reason: Reason| match reason {
         Reason::NoToken | Reason::CertificateMismatch | Reason::InsufficientScope => 1,
         _ => 0,
@@ -96,15 +95,4 @@ async fn get(env: &TestEnv, cert: Option<&IssuedCert>, path: &str, token: Option
         request = request.bearer_auth(t);
     }
     request.send().await.unwrap().status().as_u16()
-}
-
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
 }

@@ -93,7 +93,7 @@ pub struct Row {
 
 impl Row {
     fn of(e: &AuditEvent) -> Self {
-        let cert = e.certificate.as_ref();
+        let cert = e.certificate.as_deref();
         let field = |f: fn(&crate::domain::AuditedCertificate) -> &String| cert.map(f).cloned().unwrap_or_default();
         Self {
             at: when(e.at / 1000),

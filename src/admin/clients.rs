@@ -7,13 +7,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
+use std::collections::HashSet;
+
 use super::changes::{record, Change};
+use super::expiring;
 use super::form::AdminForm;
 use super::session::AdminSession;
 use super::view::{segment, when, Nav};
 use super::AdminError;
 use crate::domain::{AuditEvent, AuditOutcome, AuthMethod, Client, ClientStatus};
-use crate::oauth::AppState;
+use crate::oauth::{AppState, Shared};
 use crate::store::audit::AuditFilter;
 use crate::tls::ClientAddr;
 use crate::web::{render, see_other};
@@ -27,9 +30,22 @@ pub struct ListQuery {
     auth: String,
     #[serde(default)]
     status: String,
+    /// Days: only clients with a known certificate expiring within them.
+    #[serde(default)]
+    expiring: String,
 }
 
 impl ListQuery {
+    /// The clients with a certificate expiring within the days asked for, if asked.
+    async fn expiring_clients(&self, state: &Shared) -> Result<Option<HashSet<String>>, AdminError> {
+        let Ok(days) = self.expiring.trim().parse::<i64>() else {
+            return Ok(None);
+        };
+        let known = expiring::known_certificates(&state.store).await?;
+        let soon = expiring::expiring_within(known, crate::now(), days.clamp(0, 3650));
+        Ok(Some(soon.into_iter().map(|c| c.client_id).collect()))
+    }
+
     /// Deleted clients show only when asked for.
     fn admits(&self, c: &Client) -> bool {
         let q = self.q.trim().to_lowercase();
@@ -93,7 +109,13 @@ pub async fn list(
 ) -> Result<Response, AdminError> {
     let clients = state.store.list_clients().await?;
     let total = clients.len();
-    let rows = clients.iter().filter(|c| query.admits(c)).map(ClientRow::of).collect();
+    let expiring = query.expiring_clients(&state).await?;
+    let rows = clients
+        .iter()
+        .filter(|c| query.admits(c))
+        .filter(|c| expiring.as_ref().is_none_or(|ids| ids.contains(&c.client_id)))
+        .map(ClientRow::of)
+        .collect();
     let page = ListPage {
         nav: Nav::new(&state, &session, "clients"),
         rows,
@@ -113,6 +135,8 @@ pub struct EventRow {
     pub subject: String,
     pub issuer: String,
     pub thumbprint: String,
+    /// When the certificate expires, if known.
+    pub expires: String,
     pub peer: String,
 }
 
@@ -126,6 +150,7 @@ impl EventRow {
             check: e.failed_check.clone().unwrap_or_default(),
             subject: cert.map(|c| c.subject.clone()).unwrap_or_default(),
             issuer: cert.map(|c| c.issuer.clone()).unwrap_or_default(),
+            expires: cert.and_then(|c| c.not_after).map(when).unwrap_or_default(),
             thumbprint: cert.map(|c| c.thumbprint.clone()).unwrap_or_default(),
             peer: e.peer.clone().unwrap_or_default(),
         }

@@ -15,6 +15,7 @@ pub mod changes;
 mod clients;
 mod edit;
 mod error;
+pub mod expiring;
 mod form;
 mod grants;
 mod register;
@@ -72,6 +73,7 @@ pub fn router(state: AppState, console: Console) -> Router {
             "/admin/clients/{id}/delete",
             get(clients::confirm_delete).post(clients::delete),
         )
+        .route("/admin/certificates", get(expiring::list))
         .route("/admin/audit", get(audit_view::list))
         .route(
             "/admin/clients/{id}/api-keys",

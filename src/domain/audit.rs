@@ -77,6 +77,9 @@ pub struct AuditedCertificate {
     pub serial: String,
     /// `x5t#S256`.
     pub thumbprint: String,
+    /// When it expires (seconds); unknown for rows written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<i64>,
 }
 
 impl AuditedCertificate {
@@ -86,6 +89,7 @@ impl AuditedCertificate {
             issuer: cert.issuer().to_string(),
             serial: crate::encoding::hex(cert.serial()),
             thumbprint: cert.thumbprint().to_base64url(),
+            not_after: Some(cert.not_after()),
         }
     }
 }

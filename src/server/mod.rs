@@ -233,12 +233,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
             let bound = listener.local_addr().map_err(|e| StartError::Bind(addr, e))?;
-            tasks.spawn(metrics::serve(
-                listener,
-                state.clone(),
+            let sources = metrics::Sources {
+                state: state.clone(),
                 decisions,
-                signalled(shutdown_rx.clone()),
-            ));
+                expiring_within_days: i64::from(settings.admin.expiring_within_days),
+            };
+            tasks.spawn(metrics::serve(listener, sources, signalled(shutdown_rx.clone())));
             Some(bound)
         }
         None => None,

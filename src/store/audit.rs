@@ -23,7 +23,7 @@ const COLUMN_COUNT: usize = 15;
 /// What reads select: the event's columns and its certificate's.
 const SELECT: &str = "SELECT e.id, e.at, e.kind, e.outcome, e.failed_check, e.endpoint, e.client_id, \
                       e.cert_thumbprint, e.cert_source, e.peer, e.listener, e.actor, e.grant_type, e.status, \
-                      e.detail, c.subject, c.issuer, c.serial \
+                      e.detail, c.subject, c.issuer, c.serial, c.not_after \
                       FROM audit_events e LEFT JOIN audit_certificates c ON c.thumbprint = e.cert_thumbprint";
 /// Rows per INSERT statement: few round trips, and far below either database's limit on
 /// parameters per statement.
@@ -93,10 +93,10 @@ impl Store {
         let mut tx = self.begin().await?;
         for chunk in due.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO audit_certificates (thumbprint, subject, issuer, serial, seen_at) VALUES {} \
+                "INSERT INTO audit_certificates (thumbprint, subject, issuer, serial, not_after, seen_at) VALUES {} \
                  ON CONFLICT (thumbprint) DO UPDATE SET seen_at = excluded.seen_at \
                  WHERE excluded.seen_at > audit_certificates.seen_at",
-                placeholders(self.backend(), chunk.len(), 5)
+                placeholders(self.backend(), chunk.len(), 6)
             );
             let mut query = sqlx::query(&sql);
             for (c, seen_at) in chunk {
@@ -105,6 +105,7 @@ impl Store {
                     .bind(c.subject.as_str())
                     .bind(c.issuer.as_str())
                     .bind(c.serial.as_str())
+                    .bind(c.not_after)
                     .bind(*seen_at);
             }
             query.execute(&mut *tx).await?;
@@ -217,6 +218,28 @@ impl Store {
 
     /// Retention: removes rows older than `before` (milliseconds), and the certificates no
     /// remaining row can name; returns how many rows.
+    /// The certificate of the client's latest successful authentication the trail still holds.
+    pub async fn last_seen_certificate(&self, client_id: &str) -> Result<Option<AuditedCertificate>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.thumbprint, c.subject, c.issuer, c.serial, c.not_after FROM audit_events e \
+             JOIN audit_certificates c ON c.thumbprint = e.cert_thumbprint \
+             WHERE e.client_id = $1 AND e.outcome = 'success' ORDER BY e.at DESC, e.id DESC LIMIT 1",
+        )
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(AuditedCertificate {
+                thumbprint: text(&r, "thumbprint")?,
+                subject: text(&r, "subject")?,
+                issuer: text(&r, "issuer")?,
+                serial: text(&r, "serial")?,
+                not_after: r.try_get::<Option<i64>, _>("not_after")?,
+            })
+        })
+        .transpose()
+    }
+
     pub async fn purge_audit_events_before(&self, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM audit_events WHERE id < $1 AND at < $2")
             .bind(id_prefix(before))
@@ -334,6 +357,7 @@ fn event(row: &AnyRow) -> Result<AuditEvent, StoreError> {
             subject: opt_text(row, "subject")?.unwrap_or_default(),
             issuer: opt_text(row, "issuer")?.unwrap_or_default(),
             serial: opt_text(row, "serial")?.unwrap_or_default(),
+            not_after: row.try_get::<Option<i64>, _>("not_after")?,
             thumbprint,
         })),
         None => None,

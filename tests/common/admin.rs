@@ -8,6 +8,8 @@ use certbound::rs::api_keys::ApiKeyFailure;
 use fantoccini::Client;
 
 use super::chromium::{arrived_at, chromium, element, sign_in, text_of};
+use certbound::config::FileConfig;
+
 use super::{Db, KillOnDrop, TestEnv};
 
 pub const OPS: (&str, &str) = ("ops", "correct horse battery");
@@ -125,7 +127,20 @@ pub struct Held(KillOnDrop, tempfile::TempDir);
 /// A server with the two administrators, a browser signed in as `who`, and the screenshot name
 /// for a page (`admin-{page}-{database}`).
 pub async fn signed_in(db: Db, who: (&str, &str)) -> (TestEnv, Held, Client, impl Fn(&str) -> String) {
-    let env = TestEnv::start_with(db, |f| f.display_name = Some("Demo Bank".into())).await;
+    signed_in_with(db, who, |_| {}).await
+}
+
+/// [`signed_in`] to a server configured further by `configure`.
+pub async fn signed_in_with(
+    db: Db,
+    who: (&str, &str),
+    configure: impl FnOnce(&mut FileConfig),
+) -> (TestEnv, Held, Client, impl Fn(&str) -> String) {
+    let env = TestEnv::start_with(db, |f| {
+        f.display_name = Some("Demo Bank".into());
+        configure(f);
+    })
+    .await;
     add_administrators(&env).await;
     let tag = match db {
         Db::Sqlite => "sqlite",

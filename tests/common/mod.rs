@@ -404,6 +404,21 @@ pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)])
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// `GET /metrics` on the plain-HTTP metrics listener: the whole response, checked to be 200 and
+/// Prometheus text.
+pub async fn scrape_metrics(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("text/plain; version=0.0.4"));
+    response
+}
+
 /// Decodes a JWT payload without verifying it.
 pub fn jwt_payload(token: &str) -> Value {
     use base64::Engine;
