@@ -213,7 +213,8 @@ pub async fn detail(
     Ok(render(&page, StatusCode::OK, None))
 }
 
-async fn existing(state: &AppState, id: &str) -> Result<Client, AdminError> {
+/// A client that may still be changed: known and not deleted.
+pub(super) async fn existing(state: &Shared, id: &str) -> Result<Client, AdminError> {
     match state.store.get_client(id).await? {
         Some(c) if c.status != ClientStatus::Deleted => Ok(c),
         _ => Err(AdminError::NotFound(format!("client {id}"))),

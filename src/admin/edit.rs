@@ -8,11 +8,12 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::changes::{record, Change};
+use super::clients::existing;
 use super::form::AdminForm;
 use super::session::AdminSession;
 use super::view::{segment, Nav};
 use super::AdminError;
-use crate::domain::{AuthMethod, Client, ClientStatus, GrantType, IssuerSerial, SubjectMatcher};
+use crate::domain::{AuthMethod, Client, GrantType, IssuerSerial, SubjectMatcher};
 use crate::oauth::{AppState, OAuthForm, Shared};
 use crate::pki::{SpkiPin, Thumbprint};
 use crate::store::StoreError;
@@ -207,13 +208,6 @@ fn edit_page(state: &Shared, session: &AdminSession, client_id: &str, fields: Fi
     render(&page, status, None)
 }
 
-async fn editable(state: &Shared, id: &str) -> Result<Client, AdminError> {
-    match state.store.get_client(id).await? {
-        Some(c) if c.status != ClientStatus::Deleted => Ok(c),
-        _ => Err(AdminError::NotFound(format!("client {id}"))),
-    }
-}
-
 /// `GET /admin/clients/{id}/edit`.
 pub async fn page(
     State(state): State<AppState>,
@@ -221,7 +215,7 @@ pub async fn page(
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
     session.check_may_change()?;
-    let client = editable(&state, &id).await?;
+    let client = existing(&state, &id).await?;
     Ok(edit_page(&state, &session, &id, Fields::of(&client), None))
 }
 
@@ -234,7 +228,7 @@ pub async fn submit(
     AdminForm(form): AdminForm,
 ) -> Result<Response, AdminError> {
     session.check_change(&form)?;
-    let before = editable(&state, &id).await?;
+    let before = existing(&state, &id).await?;
     let fields = Fields::posted(&form);
     let after = match fields.apply(&before) {
         Ok(client) => client,

@@ -17,7 +17,9 @@ use crate::jose::{KekSource, SigningAlg};
 use crate::tls::forwarded::{Forwarding, ForwardingConfig};
 use crate::tls::{Limits, LimitsConfig, TlsProfile};
 
+mod admin;
 mod secret;
+pub use admin::AdminConfig;
 pub use secret::{kek_beside_database, DatabaseUrl, Secret};
 
 /// The file form: every field optional.
@@ -68,22 +70,6 @@ pub struct FileConfig {
     pub audit: Option<AuditConfig>,
     /// `[admin]`: the admin console.
     pub admin: Option<AdminConfig>,
-}
-
-/// `[admin]` in the configuration file.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// Certificates expiring within this many days are listed as expiring soon.
-    pub expiring_within_days: u32,
-}
-
-impl Default for AdminConfig {
-    fn default() -> Self {
-        Self {
-            expiring_within_days: 30,
-        }
-    }
 }
 
 /// How clients' `jwks_uri` documents are fetched.
