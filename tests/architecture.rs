@@ -15,7 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["domain", "pki"]),
     ("tls", &["encoding", "pki"]),
     ("web", &[]),
-    ("audit", &["domain", "encoding", "store", "tls"]),
+    ("audit", &["domain", "encoding", "pki", "store", "tls"]),
     (
         "oauth",
         &["audit", "domain", "encoding", "jose", "pki", "store", "tls", "web"],
