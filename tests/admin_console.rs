@@ -14,7 +14,7 @@ use common::admin::{
     add_administrators, class_becomes, hidden_csrf, no_alert, post_as, session_cookie, text_becomes,
     token_status_becomes, AUDITOR, OPS,
 };
-use common::chromium::{arrived_at, chromium, element, screenshot, sign_in, text_of};
+use common::chromium::{arrived_at, chromium, click, element, screenshot, sign_in, text_of, type_into};
 use common::{Db, TestEnv};
 
 async fn console(db: Db) {
@@ -45,21 +45,9 @@ async fn console(db: Db) {
     let tpp = env.issue("budget-tpp");
     let cert_file = env.dir.path().join("budget-tpp.pem");
     std::fs::write(&cert_file, &tpp.cert_pem).unwrap();
-    element(&browser, "a[href='/admin/clients/new']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "#file")
-        .await
-        .send_keys(cert_file.to_str().unwrap())
-        .await
-        .unwrap();
-    element(&browser, "form[enctype] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "a[href='/admin/clients/new']").await;
+    type_into(&browser, "#file", cert_file.to_str().unwrap()).await;
+    click(&browser, "form[enctype] button.primary").await;
     assert_eq!(text_of(&browser, "#cert-subject").await, "CN=budget-tpp");
     let trust = element(&browser, "#trust").await;
     assert_eq!(
@@ -76,13 +64,9 @@ async fn console(db: Db) {
     let id_field = element(&browser, "#client_id").await;
     id_field.clear().await.unwrap();
     id_field.send_keys("budget-buddy").await.unwrap();
-    element(&browser, "#scope").await.send_keys("accounts").await.unwrap();
+    type_into(&browser, "#scope", "accounts").await;
     screenshot(&browser, &shot("register")).await;
-    element(&browser, "form[action='/admin/clients'] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action='/admin/clients'] button.primary").await;
     arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy")).await;
     assert!(text_of(&browser, "h1").await.contains("Budget Buddy"));
 
@@ -96,28 +80,20 @@ async fn console(db: Db) {
     screenshot(&browser, &shot("client")).await;
 
     // Disable: refused at the token endpoint. Enable: issued again.
-    element(&browser, "button[value=disabled]").await.click().await.unwrap();
+    click(&browser, "button[value=disabled]").await;
     element(&browser, "button[value=active]").await;
     token_status_becomes(&env, &http, "budget-buddy", 401).await;
-    element(&browser, "button[value=active]").await.click().await.unwrap();
+    click(&browser, "button[value=active]").await;
     element(&browser, "button[value=disabled]").await;
     token_status_becomes(&env, &http, "budget-buddy", 200).await;
 
     // Edit: a scope more, and the token endpoint grants it.
-    element(&browser, "a[href='/admin/clients/budget-buddy/edit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "a[href='/admin/clients/budget-buddy/edit']").await;
     let scope = element(&browser, "#scope").await;
     assert_eq!(scope.prop("value").await.unwrap().as_deref(), Some("accounts"));
     scope.send_keys(" payments").await.unwrap();
     screenshot(&browser, &shot("edit")).await;
-    element(&browser, "form[action$='/edit'] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action$='/edit'] button.primary").await;
     arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy")).await;
     assert!(text_of(&browser, "dl.facts").await.contains("payments"));
     let started = Instant::now();
@@ -132,21 +108,9 @@ async fn console(db: Db) {
     }
     // An edit that would not make a valid registration is refused with the reason, and
     // changes nothing.
-    element(&browser, "a[href='/admin/clients/budget-buddy/edit']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "#cert_pins")
-        .await
-        .send_keys("not-a-thumbprint")
-        .await
-        .unwrap();
-    element(&browser, "form[action$='/edit'] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "a[href='/admin/clients/budget-buddy/edit']").await;
+    type_into(&browser, "#cert_pins", "not-a-thumbprint").await;
+    click(&browser, "form[action$='/edit'] button.primary").await;
     assert!(text_of(&browser, ".error").await.contains("not-a-thumbprint"));
     token_status_becomes(&env, &http, "budget-buddy", 200).await;
     browser
@@ -156,17 +120,9 @@ async fn console(db: Db) {
 
     // Test certificates against the client: its own passes every check; another's fails the
     // check a real token request with it fails, by the same name.
-    element(&browser, "a[href='/admin/clients/budget-buddy/test']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "#pem").await.send_keys(&tpp.cert_pem).await.unwrap();
-    element(&browser, "form[enctype] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "a[href='/admin/clients/budget-buddy/test']").await;
+    type_into(&browser, "#pem", &tpp.cert_pem).await;
+    click(&browser, "form[enctype] button.primary").await;
     assert_eq!(
         element(&browser, "#verdict")
             .await
@@ -177,16 +133,8 @@ async fn console(db: Db) {
         Some("ok")
     );
     let stranger = env.issue("someone-else");
-    element(&browser, "#pem")
-        .await
-        .send_keys(&stranger.cert_pem)
-        .await
-        .unwrap();
-    element(&browser, "form[enctype] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#pem", &stranger.cert_pem).await;
+    click(&browser, "form[enctype] button.primary").await;
     // The old page has a verdict too: wait for the new one.
     class_becomes(&browser, "#verdict", "error").await;
     let failed = text_of(&browser, "tr[data-check=certificate_subject_matches]").await;
@@ -226,26 +174,10 @@ async fn console(db: Db) {
 
     // A client named with markup, with a certificate whose subject is markup, pasted.
     let hostile = env.issue("<script>alert(2)</script>");
-    element(&browser, "a[href='/admin/clients']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "a[href='/admin/clients/new']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "#pem")
-        .await
-        .send_keys(&hostile.cert_pem)
-        .await
-        .unwrap();
-    element(&browser, "form[enctype] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "a[href='/admin/clients']").await;
+    click(&browser, "a[href='/admin/clients/new']").await;
+    type_into(&browser, "#pem", &hostile.cert_pem).await;
+    click(&browser, "form[enctype] button.primary").await;
     // RFC 4514 escapes < and > in a DN; the page shows that text, not markup.
     assert_eq!(
         text_of(&browser, "#cert-subject").await,
@@ -258,11 +190,7 @@ async fn console(db: Db) {
     let id_field = element(&browser, "#client_id").await;
     id_field.clear().await.unwrap();
     id_field.send_keys("hostile").await.unwrap();
-    element(&browser, "form[action='/admin/clients'] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action='/admin/clients'] button.primary").await;
     arrived_at(&browser, &env.front_url("/admin/clients/hostile")).await;
     no_alert(&browser).await;
     assert_eq!(text_of(&browser, "h1 .tpp").await, "<img src=x onerror=alert(1)>");
@@ -283,17 +211,13 @@ async fn console(db: Db) {
 
     // Delete wants the password again, then a confirmation.
     browser.goto(&env.front_url("/admin/clients/hostile")).await.unwrap();
-    element(&browser, "a.danger").await.click().await.unwrap();
+    click(&browser, "a.danger").await;
     arrived_at(&browser, &env.front_url("/admin/reauth")).await;
     screenshot(&browser, &shot("reauth")).await;
-    element(&browser, "#password").await.send_keys(OPS.1).await.unwrap();
-    element(&browser, "form[action='/admin/reauth'] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#password", OPS.1).await;
+    click(&browser, "form[action='/admin/reauth'] button.primary").await;
     arrived_at(&browser, &env.front_url("/admin/clients/hostile/delete")).await;
-    element(&browser, "button.danger").await.click().await.unwrap();
+    click(&browser, "button.danger").await;
     arrived_at(&browser, &env.front_url("/admin/clients")).await;
     assert!(!text_of(&browser, "table.list").await.contains("hostile"));
     token_status_becomes(&env, &env.http(Some(&hostile)), "hostile", 401).await;
@@ -321,11 +245,7 @@ async fn console(db: Db) {
     screenshot(&browser, &shot("audit")).await;
 
     // Sign out; the old cookie no longer opens anything.
-    element(&browser, "form[action='/admin/sign-out'] button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action='/admin/sign-out'] button").await;
     arrived_at(&browser, &env.front_url("/admin/sign-in")).await;
     let (_, page) = post_as(
         &env,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use certbound::rs::api_keys::ApiKeyFailure;
 use common::admin::{key_is, signed_in, text_becomes, OPS};
-use common::chromium::{arrived_at, element, screenshot, text_of};
+use common::chromium::{arrived_at, click, element, screenshot, text_of, type_into};
 use common::Db;
 
 async fn operations(db: Db) {
@@ -23,12 +23,8 @@ async fn operations(db: Db) {
         .goto(&env.front_url("/admin/clients/budget-buddy"))
         .await
         .unwrap();
-    element(&browser, "a[href='/admin/clients/budget-buddy/api-keys']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "#issue button.primary").await.click().await.unwrap();
+    click(&browser, "a[href='/admin/clients/budget-buddy/api-keys']").await;
+    click(&browser, "#issue button.primary").await;
     let key = element(&browser, "#api-key")
         .await
         .prop("value")
@@ -44,40 +40,36 @@ async fn operations(db: Db) {
     );
     screenshot(&browser, &shot("api-key-issued")).await;
     key_is(&env, &key, "budget-buddy", Ok(())).await;
-    element(&browser, "a.button.primary").await.click().await.unwrap();
+    click(&browser, "a.button.primary").await;
     arrived_at(&browser, &env.front_url("/admin/clients/budget-buddy/api-keys")).await;
     browser.refresh().await.unwrap();
     let source = browser.source().await.unwrap();
     assert!(!source.contains(&key), "the key is never shown again");
     assert!(source.contains(&format!("{}_…", &key[..20])), "listed by its prefix");
     screenshot(&browser, &shot("api-keys")).await;
-    element(&browser, "form[action$='/revoke'] button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action$='/revoke'] button").await;
     element(&browser, "span.status.revoked").await;
     key_is(&env, &key, "budget-buddy", Err(ApiKeyFailure::Revoked)).await;
     // Rotation: a new key, and the live one keeps working through the overlap.
-    element(&browser, "#issue button.primary").await.click().await.unwrap();
+    click(&browser, "#issue button.primary").await;
     let first = element(&browser, "#api-key")
         .await
         .prop("value")
         .await
         .unwrap()
         .unwrap();
-    element(&browser, "a.button.primary").await.click().await.unwrap();
+    click(&browser, "a.button.primary").await;
     let overlap = element(&browser, "#overlap").await;
     overlap.clear().await.unwrap();
     overlap.send_keys("600").await.unwrap();
-    element(&browser, "#rotate button.primary").await.click().await.unwrap();
+    click(&browser, "#rotate button.primary").await;
     let second = element(&browser, "#api-key")
         .await
         .prop("value")
         .await
         .unwrap()
         .unwrap();
-    element(&browser, "a.button.primary").await.click().await.unwrap();
+    click(&browser, "a.button.primary").await;
     let expiring = text_of(&browser, &format!("tr[data-key='{}']", &first[4..20])).await;
     assert!(expiring.contains("expiring"), "{expiring}");
     key_is(&env, &first, "budget-buddy", Ok(())).await;
@@ -95,55 +87,27 @@ async fn operations(db: Db) {
     let row = text_of(&browser, "table.grants tbody tr").await;
     assert!(row.contains("active") && row.contains("accounts"), "{row}");
     screenshot(&browser, &shot("grants")).await;
-    element(&browser, "table.grants form button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "table.grants form button").await;
     element(&browser, "table.grants span.status.revoked").await;
     let (status, body) = common::flow::refresh(&env, &wallet, "wallet", refresh_token, &[]).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     // Every token of a client.
-    element(&browser, "#revoke-all button.danger")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#revoke-all button.danger").await;
     text_becomes(&browser, "#revoke-all", "Every token issued up to").await;
     assert!(env.store.client_tokens_revoked_at("wallet").await.unwrap().is_some());
 
     // Signing keys: rotate, then purge the retired one, after the password again.
     let old_kid = env.jwks().await.keys[0].common.key_id.clone().unwrap();
-    element(&browser, "a[href='/admin/signing-keys']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    element(&browser, "form[action='/admin/signing-keys'] button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "a[href='/admin/signing-keys']").await;
+    click(&browser, "form[action='/admin/signing-keys'] button").await;
     text_becomes(&browser, &format!("tr[data-kid='{old_kid}']"), "retired").await;
     screenshot(&browser, &shot("signing-keys")).await;
-    element(&browser, &format!("tr[data-kid='{old_kid}'] a.danger"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, &format!("tr[data-kid='{old_kid}'] a.danger")).await;
     arrived_at(&browser, &env.front_url("/admin/reauth")).await;
-    element(&browser, "#password").await.send_keys(OPS.1).await.unwrap();
-    element(&browser, "form[action='/admin/reauth'] button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#password", OPS.1).await;
+    click(&browser, "form[action='/admin/reauth'] button.primary").await;
     arrived_at(&browser, &env.front_url("/admin/signing-keys/")).await;
-    element(&browser, "form[action$='/purge'] button.danger")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action$='/purge'] button.danger").await;
     arrived_at(&browser, &env.front_url("/admin/signing-keys")).await;
     text_becomes(&browser, "h1", "Token signing keys").await;
     assert!(browser

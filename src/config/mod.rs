@@ -18,8 +18,10 @@ use crate::tls::forwarded::{Forwarding, ForwardingConfig};
 use crate::tls::{Limits, LimitsConfig, TlsProfile};
 
 mod admin;
+mod client_jwks;
 mod secret;
 pub use admin::AdminConfig;
+pub use client_jwks::ClientJwksConfig;
 pub use secret::{kek_beside_database, DatabaseUrl, Secret};
 
 /// The file form: every field optional.
@@ -70,19 +72,6 @@ pub struct FileConfig {
     pub audit: Option<AuditConfig>,
     /// `[admin]`: the admin console.
     pub admin: Option<AdminConfig>,
-}
-
-/// How clients' `jwks_uri` documents are fetched.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientJwksConfig {
-    /// PEM bundle of CAs to verify `jwks_uri` servers with (default: the system's store).
-    pub ca_file: Option<PathBuf>,
-    /// Allow loopback and private addresses (tests and closed networks only).
-    #[serde(default)]
-    pub allow_private_addresses: bool,
-    /// Least seconds between two fetches of one `jwks_uri` for an unknown `kid` (default 60).
-    pub min_refresh_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -124,3 +124,13 @@ pub async fn sign_in(browser: &Client, username: &str, password: &str) {
     element(browser, "#password").await.send_keys(password).await.unwrap();
     element(browser, "button[type=submit]").await.click().await.unwrap();
 }
+
+/// Clicks the element, once the page that has it has loaded.
+pub async fn click(browser: &Client, css: &str) {
+    element(browser, css).await.click().await.unwrap();
+}
+
+/// Types `text` into the element, once the page that has it has loaded.
+pub async fn type_into(browser: &Client, css: &str, text: &str) {
+    element(browser, css).await.send_keys(text).await.unwrap();
+}
