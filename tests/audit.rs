@@ -18,8 +18,14 @@ use sqlx::{Connection, Executor};
 on_both_databases!(
     rows_are_appended_in_batches_and_removed_only_by_retention,
     each_failed_check_leaves_a_row_naming_it,
-    a_burst_against_a_stalled_writer_issues_every_token_and_accounts_for_every_event
+    a_burst_against_a_stalled_writer_issues_every_token_and_accounts_for_every_event,
+    a_clients_rows_are_found_through_its_spans_across_pages
 );
+
+/// `event` as it was recorded: its sequence number is the database's.
+fn unwritten(event: &AuditEvent) -> AuditEvent {
+    AuditEvent { id: 0, ..event.clone() }
+}
 
 async fn each_failed_check_leaves_a_row_naming_it(db: Db) {
     let (env, proxy) = TestEnv::start_behind_rfc9440_proxy(db).await;
@@ -184,7 +190,7 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
     };
     let (old_only, shared) = (certificate("old"), certificate("shared"));
     let event = |n: usize, at: i64| AuditEvent {
-        id: format!("{at:013}-test-{n:012}"),
+        id: 0,
         at,
         kind: AuditKind::Admin,
         outcome: AuditOutcome::Success,
@@ -223,27 +229,38 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
     env.store.append_audit_events(&recent).await.unwrap();
     let all = env.store.audit_events(&AuditFilter::default(), 1_000).await.unwrap();
     assert_eq!(all.len(), 130);
-    assert_eq!(all[0], recent[9], "newest first, read back as written");
-    assert_eq!(all[6], recent[3]);
-    assert_eq!(all[129 - 7], old[7]);
+    assert_eq!(unwritten(&all[0]), recent[9], "newest first, read back as written");
+    assert_eq!(unwritten(&all[6]), recent[3]);
+    assert_eq!(unwritten(&all[129 - 7]), old[7]);
+    assert!(
+        all.windows(2).all(|w| w[0].id > w[1].id),
+        "sequence numbers in writing order"
+    );
     let window = AuditFilter {
         since: Some(OLD + 7),
         until: Some(OLD + 9),
         ..AuditFilter::default()
     };
     let between = env.store.audit_events(&window, 1_000).await.unwrap();
-    assert_eq!(between, vec![old[8].clone(), old[7].clone()]);
+    assert_eq!(
+        between.iter().map(unwritten).collect::<Vec<_>>(),
+        vec![old[8].clone(), old[7].clone()]
+    );
     let exported = env
         .store
-        .audit_events_after(RECENT, Some(&recent[2].id), 1_000)
+        .audit_events_after(RECENT, Some(all[7].id), 1_000)
         .await
         .unwrap();
-    assert_eq!(exported, recent[3..].to_vec());
+    assert_eq!(exported.iter().map(unwritten).collect::<Vec<_>>(), recent[3..].to_vec());
 
     assert_eq!(env.store.purge_audit_events_before(RECENT).await.unwrap(), 120);
     let left = env.store.audit_events(&AuditFilter::default(), 1_000).await.unwrap();
     assert_eq!(left.len(), 10);
-    assert_eq!(left[0], recent[9], "a certificate named by a remaining row is kept");
+    assert_eq!(
+        unwritten(&left[0]),
+        recent[9],
+        "a certificate named by a remaining row is kept"
+    );
     let mut conn = sqlx::AnyConnection::connect(&env.database_url).await.unwrap();
     let kept: Vec<String> = sqlx::query_scalar("SELECT thumbprint FROM audit_certificates")
         .fetch_all(&mut conn)
@@ -254,10 +271,23 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
         vec![shared.thumbprint.clone()],
         "only rows removed named the other"
     );
+    // A batch the database refuses a row of is refused whole: nothing of it is written, its
+    // client spans neither.
+    refuse_endpoint(&mut conn, db, "refused").await;
     conn.close().await.unwrap();
-    // A batch with a duplicate id is refused whole: nothing of it is written.
-    let clash = vec![event(200, 3_000_000_000_000), recent[0].clone()];
-    assert!(env.store.append_audit_events(&clash).await.is_err());
+    let refused = AuditEvent {
+        endpoint: "refused".into(),
+        client_id: Some("c-refused".into()),
+        ..event(201, 3_000_000_000_001)
+    };
+    let batch = vec![
+        AuditEvent {
+            client_id: Some("c-refused".into()),
+            ..event(200, 3_000_000_000_000)
+        },
+        refused,
+    ];
+    assert!(env.store.append_audit_events(&batch).await.is_err());
     assert_eq!(
         env.store
             .audit_events(&AuditFilter::default(), 1_000)
@@ -265,6 +295,94 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
             .unwrap()
             .len(),
         10
+    );
+    let of_client = AuditFilter {
+        client_id: Some("c-refused".into()),
+        ..AuditFilter::default()
+    };
+    assert!(env.store.audit_events(&of_client, 10).await.unwrap().is_empty());
+    env.finish().await;
+}
+
+/// A trigger that makes the database refuse a row with this endpoint.
+async fn refuse_endpoint(conn: &mut sqlx::AnyConnection, db: Db, endpoint: &str) {
+    let statements = match db {
+        Db::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.endpoint = '{endpoint}' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )],
+        Db::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.endpoint = '{endpoint}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse()".into(),
+        ],
+    };
+    for sql in statements {
+        conn.execute(sql.as_str()).await.unwrap();
+    }
+}
+
+/// A client's rows are found through its spans, one per batch, read a page of 512 at a time:
+/// 600 batches, each with rows of other clients around the client's.
+async fn a_clients_rows_are_found_through_its_spans_across_pages(db: Db) {
+    let env = TestEnv::start(db).await;
+    let event = |client: &str, at: i64| AuditEvent {
+        id: 0,
+        at,
+        kind: AuditKind::ClientAuthentication,
+        outcome: if at % 3 == 0 {
+            AuditOutcome::Failure
+        } else {
+            AuditOutcome::Success
+        },
+        failed_check: (at % 3 == 0).then(|| "client_known".to_string()),
+        endpoint: "/par".into(),
+        client_id: Some(client.into()),
+        certificate: None,
+        certificate_source: None,
+        peer: None,
+        listener: None,
+        actor: None,
+        detail: None,
+    };
+    const AT: i64 = 1_700_000_000_000;
+    for n in 0..600 {
+        let at = AT + n;
+        let batch = vec![event("other", at), event("many", at), event("other", at)];
+        env.store.append_audit_events(&batch).await.unwrap();
+    }
+    let of = |client: &str| AuditFilter {
+        client_id: Some(client.into()),
+        ..AuditFilter::default()
+    };
+    let all = env.store.audit_events(&of("many"), 1_000).await.unwrap();
+    assert_eq!(all.len(), 600);
+    assert!(all.iter().all(|e| e.client_id.as_deref() == Some("many")));
+    let ats: Vec<i64> = all.iter().map(|e| e.at).collect();
+    assert_eq!(
+        ats,
+        (0..600).rev().map(|n| AT + n).collect::<Vec<_>>(),
+        "newest first, none twice"
+    );
+    assert_eq!(env.store.audit_events(&of("many"), 550).await.unwrap().len(), 550);
+    assert_eq!(env.store.audit_events(&of("other"), 2_000).await.unwrap().len(), 1_200);
+    assert!(env.store.audit_events(&of("none"), 10).await.unwrap().is_empty());
+    let failures_in_window = AuditFilter {
+        outcome: Some(AuditOutcome::Failure),
+        since: Some(AT + 30),
+        until: Some(AT + 60),
+        ..of("many")
+    };
+    let found = env.store.audit_events(&failures_in_window, 100).await.unwrap();
+    assert_eq!(
+        found.iter().map(|e| e.at).collect::<Vec<_>>(),
+        (30..60)
+            .rev()
+            .map(|n| AT + n)
+            .filter(|at| at % 3 == 0)
+            .collect::<Vec<_>>()
     );
     env.finish().await;
 }

@@ -74,7 +74,7 @@ impl Change {
 
     pub fn into_event(self) -> AuditEvent {
         AuditEvent {
-            id: String::new(),
+            id: 0,
             at: crate::now_millis(),
             kind: AuditKind::Admin,
             outcome: self.outcome,

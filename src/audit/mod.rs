@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::domain::AuditEvent;
-use crate::store::audit::WrittenCertificates;
+use crate::store::audit::AuditWriter;
 use crate::store::Store;
 
 pub use layer::{record_requests, AuditSlot, Refused};
@@ -81,9 +81,6 @@ pub struct AuditLog {
     counters: Arc<Counters>,
     /// Request counts for `/metrics`, kept with auditing on or off.
     pub metrics: Arc<RequestMetrics>,
-    sequence: Arc<AtomicU64>,
-    /// Sorts this process's ids apart from other nodes' written in the same millisecond.
-    node: Arc<str>,
     certificates: Arc<certificates::Summaries>,
 }
 
@@ -96,8 +93,6 @@ impl AuditLog {
             queue: config.enabled.then_some(queue),
             counters: counters.clone(),
             metrics: Arc::default(),
-            sequence: Arc::default(),
-            node: node_id().into(),
             certificates: Arc::default(),
         };
         (log, write(store, receiver, counters))
@@ -109,8 +104,6 @@ impl AuditLog {
             queue: None,
             counters: Arc::default(),
             metrics: Arc::default(),
-            sequence: Arc::default(),
-            node: "".into(),
             certificates: Arc::default(),
         }
     }
@@ -119,13 +112,11 @@ impl AuditLog {
         self.queue.is_some()
     }
 
-    /// Queues an event, giving it its id; never waits.
-    pub fn record(&self, mut event: AuditEvent) {
+    /// Queues an event; never waits.
+    pub fn record(&self, event: AuditEvent) {
         let Some(queue) = &self.queue else {
             return;
         };
-        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        event.id = format!("{:013}-{}-{sequence:012}", event.at.max(0), self.node);
         self.counters.recorded.fetch_add(1, Ordering::Relaxed);
         if queue.try_send(event).is_err() {
             let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -176,7 +167,7 @@ impl AuditLog {
 /// to a batch, and appends it; ends when every sender is gone and the queue is empty.
 async fn write(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(BATCH);
-    let mut certificates = WrittenCertificates::default();
+    let mut writer: Option<AuditWriter> = None;
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         if batch.len() < BATCH && !receiver.is_closed() {
             tokio::time::sleep(LINGER).await;
@@ -190,7 +181,7 @@ async fn write(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, counters:
         let count = batch.len() as u64;
         let mut attempt = 1;
         loop {
-            match store.append_audit_batch(&batch, &mut certificates).await {
+            match append(&store, &mut writer, &mut batch).await {
                 Ok(()) => {
                     counters.written.fetch_add(count, Ordering::Relaxed);
                     break;
@@ -211,11 +202,21 @@ async fn write(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, counters:
     }
 }
 
-/// A short random tag for this process.
-fn node_id() -> String {
-    let mut bytes = [0u8; 4];
-    aws_lc_rs::rand::fill(&mut bytes).expect("system RNG");
-    crate::encoding::hex(&bytes)
+/// Appends `batch` with `writer`, opening it first if it is not open (or failed last time).
+async fn append(
+    store: &Store,
+    writer: &mut Option<AuditWriter>,
+    batch: &mut Vec<AuditEvent>,
+) -> Result<(), crate::store::StoreError> {
+    let open = match writer {
+        Some(open) => open,
+        None => writer.insert(store.audit_writer()?),
+    };
+    let appended = open.append(batch).await;
+    if appended.is_err() {
+        *writer = None;
+    }
+    appended
 }
 
 /// Removes rows past the retention period, hourly, until `stop`.

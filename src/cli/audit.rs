@@ -28,15 +28,15 @@ pub(super) async fn run(cmd: AuditCommand, store: &Store) -> CliResult {
         AuditCommand::Export { since } => {
             let since = parse_since(&since, crate::now())?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut after: Option<String> = None;
+            let mut after: Option<i64> = None;
             loop {
-                let page = store.audit_events_after(since * 1000, after.as_deref(), PAGE).await?;
+                let page = store.audit_events_after(since * 1000, after, PAGE).await?;
                 for event in &page {
                     serde_json::to_writer(&mut out, event)?;
                     out.write_all(b"\n")?;
                 }
                 match page.last() {
-                    Some(last) if page.len() as i64 == PAGE => after = Some(last.id.clone()),
+                    Some(last) if page.len() as i64 == PAGE => after = Some(last.id),
                     _ => break,
                 }
             }

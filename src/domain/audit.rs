@@ -97,8 +97,9 @@ impl AuditedCertificate {
 /// One row of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
-    /// Sorts by time: the writer assigns it.
-    pub id: String,
+    /// The row's sequence number, in the order rows were written; the database assigns it, so
+    /// an event not yet written has 0.
+    pub id: i64,
     /// Milliseconds since the Unix epoch.
     pub at: i64,
     pub kind: AuditKind,

@@ -19,12 +19,16 @@ pub mod sign_in;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the audit writer's own SQLite connection.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (use sqlite:// or postgres://)")]
@@ -48,13 +52,34 @@ pub enum Backend {
     Postgres,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Migrations both databases share, in `migrations/`.
+static SHARED: Migrator = sqlx::migrate!("./migrations");
+/// Where the two must differ (the audit table's key), each has its own file under the same
+/// version number.
+static SQLITE_ONLY: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_ONLY: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The shared migrations and `backend`'s own, in version order.
+fn migrator(backend: Backend) -> Migrator {
+    let own = match backend {
+        Backend::Sqlite => &SQLITE_ONLY,
+        Backend::Postgres => &POSTGRES_ONLY,
+    };
+    let mut migrations: Vec<_> = SHARED.iter().chain(own.iter()).cloned().collect();
+    migrations.sort_by_key(|m| m.version);
+    Migrator {
+        migrations: migrations.into(),
+        ..Migrator::DEFAULT
+    }
+}
 
 /// A connection pool plus the repositories' queries.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, on SQLite unless in memory: the audit writer opens its own connection.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -88,8 +113,12 @@ impl Store {
                 })
             });
         let pool = options.connect(url).await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, backend })
+        migrator(backend).run(&pool).await?;
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_file: (backend == Backend::Sqlite).then(|| sqlite_file(url)).flatten(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -218,6 +247,15 @@ fn create_sqlite_parent_dir(url: &str) {
             let _ = std::fs::create_dir_all(parent);
         }
     }
+}
+
+/// The file a SQLite URL names, as sqlx reads it; `None` for PostgreSQL and in-memory databases.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory") || file.starts_with("file:");
+    (!in_memory).then(|| file.to_path_buf())
 }
 
 fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {

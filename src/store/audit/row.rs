@@ -74,7 +74,7 @@ pub(super) fn event(row: &AnyRow) -> Result<AuditEvent, StoreError> {
         None => None,
     };
     Ok(AuditEvent {
-        id: text(row, "id")?,
+        id: row.try_get::<i64, _>("seq")?,
         at: row.try_get::<i64, _>("at")?,
         kind: text(row, "kind")?.parse().map_err(corrupt)?,
         outcome: text(row, "outcome")?.parse().map_err(corrupt)?,
