@@ -3,34 +3,31 @@
 //! event, and every request on a keep-alive connection presents the same certificate.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use crate::domain::AuditedCertificate;
 use crate::pki::ClientCertificate;
 
 /// Summaries by thumbprint. Bounded: when full it starts over, which only costs recomputing.
+/// Read-locked on the hot path, so that concurrent requests do not wait on each other.
 #[derive(Debug, Default)]
-pub(super) struct Summaries(Mutex<HashMap<[u8; 32], Arc<AuditedCertificate>>>);
+pub(super) struct Summaries(RwLock<HashMap<[u8; 32], Arc<AuditedCertificate>>>);
 
 impl Summaries {
     const MAX: usize = 4_096;
 
     pub(super) fn of(&self, cert: &ClientCertificate) -> Arc<AuditedCertificate> {
         let key = *cert.thumbprint().as_bytes();
-        if let Some(known) = self.lock().get(&key) {
+        if let Some(known) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return known.clone();
         }
         let summary = Arc::new(AuditedCertificate::of(cert));
-        let mut known = self.lock();
+        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
         if known.len() >= Self::MAX {
             known.clear();
         }
         known.insert(key, summary.clone());
         summary
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<AuditedCertificate>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

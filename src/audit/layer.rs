@@ -60,7 +60,10 @@ impl AuditSlot {
 pub struct Refused(pub &'static str);
 
 /// The middleware (`axum::middleware::from_fn_with_state` with the [`AuditLog`]).
-pub async fn record_requests(State(log): State<AuditLog>, mut request: Request, next: Next) -> Response {
+///
+/// Its state is shared behind one `Arc`: cloning an [`AuditLog`] for every request touched its
+/// every counter and the queue's sender count, cache lines both cores contend for.
+pub async fn record_requests(State(log): State<Arc<AuditLog>>, mut request: Request, next: Next) -> Response {
     let slot = AuditSlot::default();
     request.extensions_mut().insert(slot.clone());
     let at = now_ms();
@@ -115,7 +118,7 @@ pub async fn record_requests(State(log): State<AuditLog>, mut request: Request, 
     }
     detail.insert("status".into(), response.status().as_u16().into());
     log.record(AuditEvent {
-        id: String::new(),
+        id: 0,
         at,
         kind,
         outcome,

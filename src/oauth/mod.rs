@@ -144,7 +144,7 @@ impl Shared {
 
 /// The endpoints clients call, authenticated or not: served on every listener.
 pub fn router(state: AppState) -> Router {
-    let audited = axum::middleware::from_fn_with_state(state.audit.clone(), crate::audit::record_requests);
+    let audited = axum::middleware::from_fn_with_state(Arc::new(state.audit.clone()), crate::audit::record_requests);
     Router::new()
         .route("/token", post(token::handle))
         .route("/par", post(par::handle))
