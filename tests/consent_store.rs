@@ -90,7 +90,7 @@ async fn a_read_then_write_transaction_waits_out_a_concurrent_writer(db: Db) {
         tokio::spawn(async move {
             for n in 0..300 {
                 let event = certbound::domain::AuditEvent {
-                    id: format!("race-{n:06}"),
+                    id: 0,
                     at: n,
                     kind: certbound::domain::AuditKind::Token,
                     outcome: certbound::domain::AuditOutcome::Success,
