@@ -20,17 +20,45 @@ use super::{placeholders, CERTIFICATE_REFRESH};
 use crate::domain::{AuditEvent, AuditedCertificate};
 use crate::store::{Backend, Store, StoreError};
 
-const INSERT_EVENT: &str = "INSERT INTO audit_events (at, kind, outcome, failed_check, endpoint, client_id, \
-                            cert_thumbprint, cert_source, peer, listener, actor, grant_type, status, detail) \
-                            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+/// The statements, up to their values: the same for both ways of writing.
+macro_rules! insert_event {
+    () => {
+        "INSERT INTO audit_events (at, kind, outcome, failed_check, endpoint, client_id, cert_thumbprint, \
+         cert_source, peer, listener, actor, grant_type, status, detail) VALUES "
+    };
+}
+macro_rules! insert_certificate {
+    () => {
+        "INSERT INTO audit_certificates (thumbprint, subject, issuer, serial, not_after, seen_at) VALUES "
+    };
+}
+macro_rules! insert_span {
+    () => {
+        "INSERT INTO audit_client_spans (client_id, last_seq, first_seq) VALUES "
+    };
+}
+/// A certificate already stored only has its `seen_at` moved forward.
+macro_rules! certificate_seen_again {
+    () => {
+        " ON CONFLICT (thumbprint) DO UPDATE SET seen_at = excluded.seen_at \
+         WHERE excluded.seen_at > audit_certificates.seen_at"
+    };
+}
+
+const INSERT_EVENT: &str = concat!(
+    insert_event!(),
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+);
 const EVENT_COLUMNS: usize = 14;
-const INSERT_SPAN: &str = "INSERT INTO audit_client_spans (client_id, last_seq, first_seq) VALUES (?1, ?2, ?3)";
+const INSERT_SPAN: &str = concat!(insert_span!(), "(?1, ?2, ?3)");
 /// Taken by every PostgreSQL writer for its batch: batches are written one at a time, so the
 /// seq of a batch's rows are consecutive and a client's spans never overlap.
 const POSTGRES_LOCK: &str = "SELECT pg_advisory_xact_lock(8705001)";
-const UPSERT_CERTIFICATE: &str = "INSERT INTO audit_certificates (thumbprint, subject, issuer, serial, not_after, seen_at) \
-                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (thumbprint) DO UPDATE SET seen_at = excluded.seen_at \
-                                  WHERE excluded.seen_at > audit_certificates.seen_at";
+const UPSERT_CERTIFICATE: &str = concat!(
+    insert_certificate!(),
+    "(?1, ?2, ?3, ?4, ?5, ?6)",
+    certificate_seen_again!()
+);
 /// Rows per INSERT through the pool: few round trips, far below either database's limit on
 /// parameters per statement.
 const ROWS_PER_STATEMENT: usize = 100;
@@ -164,10 +192,10 @@ async fn append_through_pool(
     }
     for chunk in due.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO audit_certificates (thumbprint, subject, issuer, serial, not_after, seen_at) VALUES {} \
-             ON CONFLICT (thumbprint) DO UPDATE SET seen_at = excluded.seen_at \
-             WHERE excluded.seen_at > audit_certificates.seen_at",
-            placeholders(backend, chunk.len(), 6)
+            "{}{}{}",
+            insert_certificate!(),
+            placeholders(backend, chunk.len(), 6),
+            certificate_seen_again!()
         );
         let mut query = sqlx::query(&sql);
         for (c, seen_at) in chunk {
@@ -184,8 +212,8 @@ async fn append_through_pool(
     let mut written = Vec::with_capacity(events.len());
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO audit_events (at, kind, outcome, failed_check, endpoint, client_id, cert_thumbprint, \
-             cert_source, peer, listener, actor, grant_type, status, detail) VALUES {} RETURNING seq, client_id",
+            "{}{} RETURNING seq, client_id",
+            insert_event!(),
             placeholders(backend, chunk.len(), EVENT_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
@@ -220,10 +248,7 @@ async fn append_through_pool(
     }
     let spans: Vec<_> = spans.0.into_iter().collect();
     for chunk in spans.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO audit_client_spans (client_id, last_seq, first_seq) VALUES {}",
-            placeholders(backend, chunk.len(), 3)
-        );
+        let sql = format!("{}{}", insert_span!(), placeholders(backend, chunk.len(), 3));
         let mut query = sqlx::query(&sql);
         for (client_id, (first, last)) in chunk {
             query = query.bind(*client_id).bind(*last).bind(*first);
