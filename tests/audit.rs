@@ -122,7 +122,8 @@ async fn each_failed_check_leaves_a_row_naming_it(db: Db) {
     assert_eq!(issued.len(), 2, "{issued:#?}");
     for row in &issued {
         assert_eq!(row.client_id.as_deref(), Some("tpp1"));
-        assert_eq!(row.detail.as_ref().unwrap()["grant_type"], "client_credentials");
+        assert_eq!(row.grant_type.as_deref(), Some("client_credentials"));
+        assert_eq!(row.status, Some(200));
         assert_eq!(row.certificate.as_ref().unwrap().thumbprint, common::x5t_s256(&tpp1));
     }
     assert!(issued
@@ -202,6 +203,8 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
         peer: None,
         listener: None,
         actor: Some("admin".into()),
+        grant_type: None,
+        status: None,
         detail: Some(serde_json::json!({ "before": { "n": n }, "after": "it's \"quoted\" <b>" })),
     };
     let token = |n: usize, at: i64, cert: &Arc<AuditedCertificate>| AuditEvent {
@@ -214,7 +217,9 @@ async fn rows_are_appended_in_batches_and_removed_only_by_retention(db: Db) {
         peer: Some("127.0.0.1".into()),
         listener: Some("127.0.0.1:8443".into()),
         actor: None,
-        detail: Some(serde_json::json!({ "grant_type": "client_credentials", "reason": "no", "status": 400 })),
+        grant_type: Some("client_credentials".into()),
+        status: Some(400),
+        detail: Some(serde_json::json!({ "reason": "no" })),
         ..event(n, at)
     };
     const OLD: i64 = 100_000_000_000;
@@ -345,6 +350,8 @@ async fn a_clients_rows_are_found_through_its_spans_across_pages(db: Db) {
         peer: None,
         listener: None,
         actor: None,
+        grant_type: None,
+        status: None,
         detail: None,
     };
     const AT: i64 = 1_700_000_000_000;

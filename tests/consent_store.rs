@@ -102,6 +102,8 @@ async fn a_read_then_write_transaction_waits_out_a_concurrent_writer(db: Db) {
                     peer: None,
                     listener: None,
                     actor: None,
+                    grant_type: None,
+                    status: None,
                     detail: None,
                 };
                 store.append_audit_events(&[event]).await.unwrap();

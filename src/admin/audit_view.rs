@@ -109,7 +109,7 @@ impl Row {
             thumbprint: field(|c| &c.thumbprint),
             source: e.certificate_source.map_or("", |s| s.as_str()),
             peer: e.peer.clone().unwrap_or_default(),
-            detail: e.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+            detail: e.detail_shown().map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 }

@@ -86,6 +86,8 @@ impl Change {
             peer: self.peer.map(|p| p.to_string()),
             listener: None,
             actor: Some(self.actor),
+            grant_type: None,
+            status: None,
             detail: self.detail,
         }
     }

@@ -109,14 +109,6 @@ pub async fn record_requests(State(log): State<Arc<AuditLog>>, mut request: Requ
         true => CertificateSource::Proxy,
         false => CertificateSource::Handshake,
     });
-    let mut detail = serde_json::Map::new();
-    if let Some(grant_type) = note.grant_type {
-        detail.insert("grant_type".into(), grant_type.into());
-    }
-    if let Some(reason) = note.reason {
-        detail.insert("reason".into(), reason.into());
-    }
-    detail.insert("status".into(), response.status().as_u16().into());
     log.record(AuditEvent {
         id: 0,
         at,
@@ -130,7 +122,9 @@ pub async fn record_requests(State(log): State<Arc<AuditLog>>, mut request: Requ
         peer: peer.map(|p| p.to_string()),
         listener: listener.map(|l| l.to_string()),
         actor: None,
-        detail: Some(detail.into()),
+        grant_type: note.grant_type,
+        status: Some(response.status().as_u16()),
+        detail: note.reason.map(|reason| serde_json::json!({ "reason": reason })),
     });
     response
 }

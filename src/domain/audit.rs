@@ -121,9 +121,37 @@ pub struct AuditEvent {
     pub listener: Option<String>,
     /// The administrator who made a change.
     pub actor: Option<String>,
-    /// What else matters for this kind: the grant type, an administrative change's before and
-    /// after.
+    /// The grant type a token request asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+    /// The HTTP status a request was answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What else matters for this kind: why a request failed, an administrative change's
+    /// before and after. Rows written before `grant_type` and `status` were columns (migration
+    /// 0010) keep them here.
     pub detail: Option<serde_json::Value>,
+}
+
+impl AuditEvent {
+    /// `detail` with the grant type and status in it, as one object to show.
+    pub fn detail_shown(&self) -> Option<serde_json::Value> {
+        if self.grant_type.is_none() && self.status.is_none() {
+            return self.detail.clone();
+        }
+        let mut fields = match &self.detail {
+            Some(serde_json::Value::Object(fields)) => fields.clone(),
+            Some(other) => [("detail".to_string(), other.clone())].into_iter().collect(),
+            None => serde_json::Map::new(),
+        };
+        if let Some(grant_type) = &self.grant_type {
+            fields.insert("grant_type".into(), grant_type.as_str().into());
+        }
+        if let Some(status) = self.status {
+            fields.insert("status".into(), status.into());
+        }
+        Some(fields.into())
+    }
 }
 
 /// `s` cut to at most `max` bytes, at a character boundary.
@@ -144,5 +172,40 @@ mod tests {
         assert_eq!(truncated("abc", 2), "ab");
         assert_eq!(truncated("a€", 2), "a");
         assert_eq!(truncated("a€", 4), "a€");
+    }
+
+    #[test]
+    fn the_detail_shown_holds_the_grant_type_and_status() {
+        let event = AuditEvent {
+            id: 1,
+            at: 0,
+            kind: AuditKind::Token,
+            outcome: AuditOutcome::Failure,
+            failed_check: Some("client_known".into()),
+            endpoint: "/token".into(),
+            client_id: None,
+            certificate: None,
+            certificate_source: None,
+            peer: None,
+            listener: None,
+            actor: None,
+            grant_type: Some("client_credentials".into()),
+            status: Some(401),
+            detail: Some(serde_json::json!({ "reason": "unknown" })),
+        };
+        let shown = serde_json::json!({ "grant_type": "client_credentials", "reason": "unknown", "status": 401 });
+        assert_eq!(event.detail_shown(), Some(shown));
+        let admin = AuditEvent {
+            grant_type: None,
+            status: None,
+            detail: Some(serde_json::json!("text")),
+            ..event.clone()
+        };
+        assert_eq!(admin.detail_shown(), admin.detail);
+        let bare = AuditEvent { detail: None, ..event };
+        assert_eq!(
+            bare.detail_shown(),
+            Some(serde_json::json!({ "grant_type": "client_credentials", "status": 401 }))
+        );
     }
 }

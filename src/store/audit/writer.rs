@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, TransactionBehavior};
 use sqlx::Row;
 
-use super::row::split_detail;
 use super::{placeholders, CERTIFICATE_REFRESH};
 use crate::domain::{AuditEvent, AuditedCertificate};
 use crate::store::{Backend, Store, StoreError};
@@ -153,7 +152,6 @@ fn append_to_sqlite(
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         let mut spans = Spans::default();
         for e in events {
-            let (grant_type, status, detail) = split_detail(e.detail.as_ref());
             insert.execute(params![
                 e.at,
                 e.kind.as_str(),
@@ -166,9 +164,9 @@ fn append_to_sqlite(
                 e.peer,
                 e.listener,
                 e.actor,
-                grant_type,
-                status,
-                detail,
+                e.grant_type,
+                e.status,
+                e.detail.as_ref().map(|d| d.to_string()),
             ])?;
             spans.add(e.client_id.as_deref(), tx.last_insert_rowid());
         }
@@ -218,7 +216,6 @@ async fn append_through_pool(
         );
         let mut query = sqlx::query(&sql);
         for e in chunk {
-            let (grant_type, status, detail) = split_detail(e.detail.as_ref());
             query = query
                 .bind(e.at)
                 .bind(e.kind.as_str())
@@ -231,9 +228,9 @@ async fn append_through_pool(
                 .bind(e.peer.as_deref())
                 .bind(e.listener.as_deref())
                 .bind(e.actor.as_deref())
-                .bind(grant_type)
-                .bind(status)
-                .bind(detail);
+                .bind(e.grant_type.as_deref())
+                .bind(e.status.map(i64::from))
+                .bind(e.detail.as_ref().map(|d| d.to_string()));
         }
         for row in query.fetch_all(&mut *tx).await? {
             written.push((
