@@ -106,7 +106,7 @@ impl AuditWriter {
     /// Appends `events` in one transaction: all of them or, on error, none. `events` is given
     /// back as it was.
     pub async fn append(&mut self, events: &mut Vec<AuditEvent>) -> Result<(), StoreError> {
-        let due = self.written.due(events);
+        let mut due = self.written.due(events);
         match &mut self.target {
             Target::Pool(store) => append_through_pool(store, events, &due).await?,
             Target::Sqlite(slot) => {
@@ -114,15 +114,15 @@ impl AuditWriter {
                     .take()
                     .ok_or_else(|| StoreError::Unavailable("the audit writer lost its connection".into()))?;
                 let batch = std::mem::take(events);
-                let due = due.clone();
-                let (connection, batch, result) = tokio::task::spawn_blocking(move || {
+                let (connection, batch, certificates, result) = tokio::task::spawn_blocking(move || {
                     let result = append_to_sqlite(&mut connection, &batch, &due);
-                    (connection, batch, result)
+                    (connection, batch, due, result)
                 })
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("the audit writer's thread: {e}")))?;
                 *slot = Some(connection);
                 *events = batch;
+                due = certificates;
                 result?;
             }
         }
