@@ -19,6 +19,9 @@ pub enum AdminError {
     /// A viewer asked to change something.
     #[error("the administrator's role may not change anything")]
     ReadOnly,
+    /// `[admin] client_ca` is set and the request came without a certificate from it.
+    #[error("administrator certificate: {0}")]
+    CertificateRequired(String),
     /// A form without the session's CSRF token, with another one, or posted from elsewhere.
     #[error("CSRF check failed: {0}")]
     Csrf(&'static str),
@@ -38,6 +41,11 @@ impl AdminError {
 
     fn page(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
+            Self::CertificateRequired(_) => (
+                StatusCode::FORBIDDEN,
+                "Administrator certificate required",
+                "This console also needs a client certificate issued by your administrators' certificate authority. Install yours in this browser, then reload.",
+            ),
             Self::ReadOnly => (
                 StatusCode::FORBIDDEN,
                 "Read-only access",

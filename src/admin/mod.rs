@@ -11,6 +11,7 @@
 mod api_keys;
 mod audit_view;
 mod certificate;
+mod certificate_required;
 pub mod changes;
 mod clients;
 mod edit;
@@ -32,8 +33,11 @@ use axum::{Extension, Router};
 
 pub use error::AdminError;
 
+use std::sync::Arc;
+
 use crate::jose::{KeyEncryptionKey, SigningAlg};
 use crate::oauth::AppState;
+use crate::pki::TrustStore;
 
 /// What the console needs beyond the endpoints' shared state.
 pub struct Console {
@@ -44,11 +48,14 @@ pub struct Console {
     pub access_token_ttl: i64,
     /// Certificates expiring within this many days are listed as expiring soon.
     pub expiring_within_days: i64,
+    /// `[admin] client_ca`: every console request also needs a certificate from these CAs.
+    pub administrator_ca: Option<Arc<TrustStore>>,
 }
 
 /// The console's routes, for the browser listener.
 pub fn router(state: AppState, console: Console) -> Router {
-    Router::new()
+    let administrator_ca = console.administrator_ca.clone();
+    let routes = Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/clients") }))
         .route("/admin/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/admin/sign-out", post(sign_in::sign_out))
@@ -91,8 +98,14 @@ pub fn router(state: AppState, console: Console) -> Router {
             "/admin/signing-keys/{kid}/purge",
             get(signing_keys::confirm_purge).post(signing_keys::purge),
         )
+        .layer(Extension(Arc::new(console)));
+    let routes = match administrator_ca {
+        Some(ca) => routes.layer(axum::middleware::from_fn_with_state(ca, certificate_required::require)),
+        None => routes,
+    };
+    // The console's stylesheet and script are public: the refusal page is styled too.
+    routes
         .route("/static/admin.css", get(view::stylesheet))
         .route("/static/admin.js", get(view::script))
-        .layer(Extension(std::sync::Arc::new(console)))
         .with_state(state)
 }

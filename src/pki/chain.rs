@@ -84,6 +84,12 @@ impl TrustStore {
         self.anchors.len()
     }
 
+    /// Each anchor's subject, DER, without the outer SEQUENCE: what a TLS server lists as the
+    /// CAs whose certificates it wants (RFC 8446 §4.2.4).
+    pub fn subjects(&self) -> impl Iterator<Item = &[u8]> {
+        self.anchors.iter().map(|a| a.subject.as_ref())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
     }

@@ -33,6 +33,7 @@ use crate::rs::replay::RedisReplay;
 use crate::rs::{ApiKeys, Decisions, LocalAuthority, ReplayStore, Revocations};
 use crate::store::Store;
 use crate::tls::client::HttpsClient;
+use crate::tls::CertificateRequest;
 
 /// How long shutdown waits for the audit writer to empty its queue.
 const AUDIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,24 +190,39 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         audit: audit.clone(),
     }));
     sync::load_revocations(&state, &local).await?;
+    let administrator_ca = match &settings.admin.client_ca {
+        Some(path) => {
+            let mut ca = TrustStore::default();
+            ca.add_pem_file(path)?;
+            Some(Arc::new(ca))
+        }
+        None => None,
+    };
     let console = crate::admin::Console {
         kek: KeyEncryptionKey::load(&settings.kek)?,
         signing_alg: settings.signing_alg,
         access_token_ttl: ttl,
         expiring_within_days: i64::from(settings.admin.expiring_within_days),
+        administrator_ca: administrator_ca.clone(),
     };
     let decisions = Arc::new(Decisions::default());
     let (front, mtls) = routes::routers(state.clone(), &local, &decisions, &settings, console);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    // With a dedicated mTLS listener the public one does not ask for certificates, so browsers
-    // reading discovery are never prompted (RFC 8705 §5).
+    // With a dedicated mTLS listener the public one does not ask TPPs for certificates, so
+    // browsers reading discovery are never prompted (RFC 8705 §5); it asks only for
+    // administrators' certificates when the console wants them, listing their CAs.
+    let front_request = match (&mtls_listener, &administrator_ca) {
+        (None, _) => CertificateRequest::Any,
+        (Some(_), Some(ca)) => CertificateRequest::From(ca.subjects().map(<[u8]>::to_vec).collect()),
+        (Some(_), None) => CertificateRequest::No,
+    };
     let main_tls = crate::tls::server_config_with(
         settings.tls_profile,
         &settings.server_cert,
         &settings.server_key,
-        mtls_listener.is_none(),
+        front_request,
     )?;
     tasks.spawn(crate::tls::serve_with(
         settings.limits,
@@ -217,8 +233,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         signalled(shutdown_rx.clone()),
     ));
     if let Some(l) = mtls_listener {
-        let tls =
-            crate::tls::server_config_with(settings.tls_profile, &settings.server_cert, &settings.server_key, true)?;
+        let tls = crate::tls::server_config_with(
+            settings.tls_profile,
+            &settings.server_cert,
+            &settings.server_key,
+            CertificateRequest::Any,
+        )?;
         tasks.spawn(crate::tls::serve_with(
             settings.limits,
             l,

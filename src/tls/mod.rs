@@ -96,6 +96,17 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
+/// Whether a listener asks clients for a certificate. It never requires one: the application
+/// decides what a request without one may do.
+#[derive(Debug, Clone)]
+pub enum CertificateRequest {
+    No,
+    /// From any CA (TPPs: trust is the client registration's business).
+    Any,
+    /// Listing these CAs' subjects (DER, without the outer SEQUENCE).
+    From(Vec<Vec<u8>>),
+}
+
 /// A rustls server configuration for the given certificate and key under the default (FAPI 2.0)
 /// profile. With `request_client_cert`, clients are asked for a certificate but not required to
 /// send one.
@@ -104,7 +115,11 @@ pub fn server_config(
     key_path: &Path,
     request_client_cert: bool,
 ) -> Result<Arc<ServerConfig>, TlsSetupError> {
-    server_config_with(TlsProfile::default(), cert_path, key_path, request_client_cert)
+    let request = match request_client_cert {
+        true => CertificateRequest::Any,
+        false => CertificateRequest::No,
+    };
+    server_config_with(TlsProfile::default(), cert_path, key_path, request)
 }
 
 /// The same under `profile`.
@@ -112,7 +127,7 @@ pub fn server_config_with(
     profile: TlsProfile,
     cert_path: &Path,
     key_path: &Path,
-    request_client_cert: bool,
+    request: CertificateRequest,
 ) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| TlsSetupError::Io(p.display().to_string(), e));
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert_path)?)
@@ -124,10 +139,21 @@ pub fn server_config_with(
         .map_err(|_| TlsSetupError::Pem(key_path.display().to_string(), "private key"))?;
     let provider = profile.provider();
     let builder = ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(profile.versions())?;
-    let builder = if request_client_cert {
-        builder.with_client_cert_verifier(Arc::new(verifier::AnyClientCertificate::new(provider)))
-    } else {
-        builder.with_no_client_auth()
+    let hints = match request {
+        CertificateRequest::No => None,
+        CertificateRequest::Any => Some(Vec::new()),
+        CertificateRequest::From(subjects) => Some(
+            subjects
+                .iter()
+                .map(|s| rustls::DistinguishedName::in_sequence(s))
+                .collect(),
+        ),
+    };
+    let builder = match hints {
+        Some(hints) => {
+            builder.with_client_cert_verifier(Arc::new(verifier::AnyClientCertificate::new(provider, hints)))
+        }
+        None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

@@ -12,11 +12,13 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 #[derive(Debug)]
 pub(super) struct AnyClientCertificate {
     provider: Arc<CryptoProvider>,
+    hints: Vec<DistinguishedName>,
 }
 
 impl AnyClientCertificate {
-    pub(super) fn new(provider: Arc<CryptoProvider>) -> Self {
-        Self { provider }
+    /// With `hints`, the CAs listed to the client; empty for TPPs (below).
+    pub(super) fn new(provider: Arc<CryptoProvider>, hints: Vec<DistinguishedName>) -> Self {
+        Self { provider, hints }
     }
 }
 
@@ -29,10 +31,12 @@ impl ClientCertVerifier for AnyClientCertificate {
         false
     }
 
-    /// Empty, deliberately: Java's key manager sends a certificate only if its chain reaches a
-    /// listed CA, which would silently drop self-signed and cross-chained clients.
+    /// Empty for TPPs, deliberately: Java's key manager sends a certificate only if its chain
+    /// reaches a listed CA, which would silently drop self-signed and cross-chained clients.
+    /// Listed for administrators on the browser listener: a browser offers only certificates
+    /// from those CAs, so customers' browsers have nothing to prompt for.
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
+        &self.hints
     }
 
     fn verify_client_cert(
