@@ -43,7 +43,7 @@ async fn bank(env: &TestEnv, authority: Arc<RemoteAuthority>) -> std::net::Socke
             get(|who: Authenticated| async move { who.client_id().to_string() }),
         )
         .layer(guard.require(Policy::scopes(&["accounts"]).expect("a scope-token")))
-        .merge(certbound::rs::health::router(authority));
+        .merge(certbound::rs::health::router(authority, guard.decisions().clone()));
     common::serve_tls(&env.pki, app).await
 }
 
@@ -140,6 +140,13 @@ async fn a_stale_list_refuses_tokens_until_fresh(db: Db) {
     probe.until_ready_is(200).await;
     assert_eq!(probe.data().await.0, 200, "served again once fresh");
     assert_eq!(probe.metric("certbound_rs_revocation_list_stale").await, 0.0);
+    // The guard's decisions are on the same page.
+    let refused_stale = r#"certbound_rs_decisions_total{outcome="refused",reason="revocations_stale"}"#;
+    assert_eq!(probe.metric(refused_stale).await, 1.0);
+    assert_eq!(
+        probe.metric(r#"certbound_rs_decisions_total{outcome="allowed"}"#).await,
+        2.0
+    );
     env.finish().await;
 }
 

@@ -10,14 +10,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use super::decisions::Decisions;
 use super::remote::RemoteAuthority;
 
-/// Routes `/readyz` (503 while the revocation list is stale) and `/metrics` (Prometheus text).
-pub fn router(authority: Arc<RemoteAuthority>) -> Router {
+/// Routes `/readyz` (503 while the revocation list is stale) and `/metrics` (Prometheus text),
+/// which also shows `decisions`: the service's guards' (`guard.decisions()`).
+pub fn router(authority: Arc<RemoteAuthority>, decisions: Arc<Decisions>) -> Router {
     let for_metrics = authority.clone();
     Router::new()
         .route("/readyz", get(move || ready(authority.clone())))
-        .route("/metrics", get(move || metrics(for_metrics.clone())))
+        .route("/metrics", get(move || metrics(for_metrics.clone(), decisions.clone())))
 }
 
 async fn ready(authority: Arc<RemoteAuthority>) -> (StatusCode, &'static str) {
@@ -28,7 +30,7 @@ async fn ready(authority: Arc<RemoteAuthority>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn metrics(authority: Arc<RemoteAuthority>) -> impl IntoResponse {
+async fn metrics(authority: Arc<RemoteAuthority>, decisions: Arc<Decisions>) -> impl IntoResponse {
     let revocations = authority.revocations();
     let age = revocations.age().map_or(-1.0, |a| a.as_secs_f64());
     let mut out = String::new();
@@ -59,5 +61,6 @@ async fn metrics(authority: Arc<RemoteAuthority>) -> impl IntoResponse {
         "Fetches of the authorization server's JWKS.",
         authority.jwks_fetches().to_string(),
     );
+    decisions.render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
