@@ -42,3 +42,15 @@ CREATE TABLE audit_client_spans (
 );
 INSERT INTO audit_client_spans (client_id, last_seq, first_seq)
 SELECT client_id, MAX(seq), MIN(seq) FROM audit_events WHERE client_id IS NOT NULL GROUP BY client_id;
+
+-- Each client's latest authentication (a token request or another endpoint's), by outcome: what
+-- the console's client page and the expiring-certificates list read, in one lookup.
+CREATE TABLE audit_client_latest (
+    client_id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (client_id, outcome)
+);
+INSERT INTO audit_client_latest (client_id, outcome, seq)
+SELECT client_id, outcome, MAX(seq) FROM audit_events
+WHERE client_id IS NOT NULL AND kind <> 'admin' GROUP BY client_id, outcome;

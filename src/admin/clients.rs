@@ -181,25 +181,14 @@ pub async fn detail(
         .get_client(&id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
-    let filter = |outcome| AuditFilter {
+    let last = |outcome| state.store.latest_authentication(&id, outcome);
+    let last_success = last(AuditOutcome::Success).await?.as_ref().map(EventRow::of);
+    let last_failure = last(AuditOutcome::Failure).await?.as_ref().map(EventRow::of);
+    let of_client = AuditFilter {
         client_id: Some(id.clone()),
-        outcome,
         ..AuditFilter::default()
     };
-    let last = |events: Vec<AuditEvent>| events.first().map(EventRow::of);
-    let last_success = last(
-        state
-            .store
-            .audit_events(&filter(Some(AuditOutcome::Success)), 1)
-            .await?,
-    );
-    let last_failure = last(
-        state
-            .store
-            .audit_events(&filter(Some(AuditOutcome::Failure)), 1)
-            .await?,
-    );
-    let recent = state.store.audit_events(&filter(None), 20).await?;
+    let recent = state.store.audit_events(&of_client, 20).await?;
     let page = DetailPage {
         nav: Nav::new(&state, &session, "clients"),
         row: ClientRow::of(&client),

@@ -6,6 +6,7 @@
 //! are columns, `detail` JSON only what else there is; the key is a sequence number the
 //! database assigns. [`row`] turns events into columns and back; [`writer`] appends them.
 
+mod client_index;
 mod row;
 mod writer;
 
@@ -187,16 +188,25 @@ impl Store {
 
     /// The certificate of the client's latest successful authentication the trail still holds.
     pub async fn last_seen_certificate(&self, client_id: &str) -> Result<Option<AuditedCertificate>, StoreError> {
-        let filter = AuditFilter {
-            client_id: Some(client_id.to_string()),
-            outcome: Some(AuditOutcome::Success),
-            ..AuditFilter::default()
-        };
-        let successes = self.audit_events(&filter, 20).await?;
-        Ok(successes
-            .into_iter()
-            .find_map(|e| e.certificate)
-            .map(|c| c.as_ref().clone()))
+        let latest = self.latest_authentication(client_id, AuditOutcome::Success).await?;
+        Ok(latest.and_then(|e| e.certificate).map(|c| c.as_ref().clone()))
+    }
+
+    /// The client's latest authentication (at the token endpoint or another) with `outcome`
+    /// the trail still holds; administrative changes do not count.
+    pub async fn latest_authentication(
+        &self,
+        client_id: &str,
+        outcome: AuditOutcome,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        let sql =
+            format!("{SELECT} JOIN audit_client_latest l ON l.seq = e.seq WHERE l.client_id = $1 AND l.outcome = $2");
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .bind(outcome.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(event).transpose()
     }
 
     /// Retention: removes rows older than `before` (milliseconds), and the certificates no
@@ -206,12 +216,10 @@ impl Store {
             .bind(before)
             .execute(self.pool())
             .await?;
-        sqlx::query(
-            "DELETE FROM audit_client_spans WHERE last_seq < (SELECT COALESCE(MIN(seq), $1) FROM audit_events)",
-        )
-        .bind(i64::MAX)
-        .execute(self.pool())
-        .await?;
+        for table in ["audit_client_spans WHERE last_seq", "audit_client_latest WHERE seq"] {
+            let sql = format!("DELETE FROM {table} < (SELECT COALESCE(MIN(seq), $1) FROM audit_events)");
+            sqlx::query(&sql).bind(i64::MAX).execute(self.pool()).await?;
+        }
         sqlx::query("DELETE FROM audit_certificates WHERE seen_at < $1")
             .bind(before.saturating_sub(CERTIFICATE_MARGIN_MS))
             .execute(self.pool())

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, TransactionBehavior};
 use sqlx::Row;
 
+use super::client_index::{ClientIndex, INSERT_LATEST, INSERT_SPAN, LATEST_IF_LATER};
 use super::{placeholders, CERTIFICATE_REFRESH};
-use crate::domain::{AuditEvent, AuditedCertificate};
+use crate::domain::{AuditEvent, AuditKind, AuditOutcome, AuditedCertificate};
 use crate::store::{Backend, Store, StoreError};
 
 /// The statements, up to their values: the same for both ways of writing.
@@ -29,11 +30,6 @@ macro_rules! insert_event {
 macro_rules! insert_certificate {
     () => {
         "INSERT INTO audit_certificates (thumbprint, subject, issuer, serial, not_after, seen_at) VALUES "
-    };
-}
-macro_rules! insert_span {
-    () => {
-        "INSERT INTO audit_client_spans (client_id, last_seq, first_seq) VALUES "
     };
 }
 /// A certificate already stored only has its `seen_at` moved forward.
@@ -49,7 +45,6 @@ const INSERT_EVENT: &str = concat!(
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 );
 const EVENT_COLUMNS: usize = 14;
-const INSERT_SPAN: &str = concat!(insert_span!(), "(?1, ?2, ?3)");
 /// Taken by every PostgreSQL writer for its batch: batches are written one at a time, so the
 /// seq of a batch's rows are consecutive and a client's spans never overlap.
 const POSTGRES_LOCK: &str = "SELECT pg_advisory_xact_lock(8705001)";
@@ -150,7 +145,7 @@ fn append_to_sqlite(
             ])?;
         }
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-        let mut spans = Spans::default();
+        let mut index = ClientIndex::default();
         for e in events {
             insert.execute(params![
                 e.at,
@@ -168,11 +163,15 @@ fn append_to_sqlite(
                 e.status,
                 e.detail.as_ref().map(|d| d.to_string()),
             ])?;
-            spans.add(e.client_id.as_deref(), tx.last_insert_rowid());
+            index.add(e.client_id.as_deref(), e.kind, e.outcome, tx.last_insert_rowid());
         }
-        let mut span = tx.prepare_cached(INSERT_SPAN)?;
-        for (client_id, (first, last)) in spans.0 {
+        let mut span = tx.prepare_cached(&format!("{INSERT_SPAN}(?1, ?2, ?3)"))?;
+        for (client_id, first, last) in index.spans() {
             span.execute(params![client_id, last, first])?;
+        }
+        let mut latest = tx.prepare_cached(&format!("{INSERT_LATEST}(?1, ?2, ?3){LATEST_IF_LATER}"))?;
+        for (client_id, outcome, seq) in index.latest() {
+            latest.execute(params![client_id, outcome.as_str(), seq])?;
         }
     }
     tx.commit()
@@ -210,7 +209,7 @@ async fn append_through_pool(
     let mut written = Vec::with_capacity(events.len());
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "{}{} RETURNING seq, client_id",
+            "{}{} RETURNING seq, client_id, kind, outcome",
             insert_event!(),
             placeholders(backend, chunk.len(), EVENT_COLUMNS)
         );
@@ -233,41 +232,44 @@ async fn append_through_pool(
                 .bind(e.detail.as_ref().map(|d| d.to_string()));
         }
         for row in query.fetch_all(&mut *tx).await? {
+            let corrupt = |e: String| StoreError::Corrupt(format!("audit event written: {e}"));
             written.push((
                 row.try_get::<i64, _>("seq")?,
                 row.try_get::<Option<String>, _>("client_id")?,
+                row.try_get::<String, _>("kind")?
+                    .parse::<AuditKind>()
+                    .map_err(corrupt)?,
+                row.try_get::<String, _>("outcome")?
+                    .parse::<AuditOutcome>()
+                    .map_err(corrupt)?,
             ));
         }
     }
-    let mut spans = Spans::default();
-    for (seq, client_id) in &written {
-        spans.add(client_id.as_deref(), *seq);
+    let mut index = ClientIndex::default();
+    for (seq, client_id, kind, outcome) in &written {
+        index.add(client_id.as_deref(), *kind, *outcome, *seq);
     }
-    let spans: Vec<_> = spans.0.into_iter().collect();
-    for chunk in spans.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("{}{}", insert_span!(), placeholders(backend, chunk.len(), 3));
+    for chunk in index.spans().chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{INSERT_SPAN}{}", placeholders(backend, chunk.len(), 3));
         let mut query = sqlx::query(&sql);
-        for (client_id, (first, last)) in chunk {
+        for (client_id, first, last) in chunk {
             query = query.bind(*client_id).bind(*last).bind(*first);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for chunk in index.latest().chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "{INSERT_LATEST}{}{LATEST_IF_LATER}",
+            placeholders(backend, chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for (client_id, outcome, seq) in chunk {
+            query = query.bind(*client_id).bind(outcome.as_str()).bind(*seq);
         }
         query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// The first and last seq of each client's events in one batch.
-#[derive(Default)]
-struct Spans<'a>(HashMap<&'a str, (i64, i64)>);
-
-impl<'a> Spans<'a> {
-    fn add(&mut self, client_id: Option<&'a str>, seq: i64) {
-        if let Some(client_id) = client_id {
-            let span = self.0.entry(client_id).or_insert((seq, seq));
-            span.0 = span.0.min(seq);
-            span.1 = span.1.max(seq);
-        }
-    }
 }
 
 /// The certificates one writer has stored, and when: each is written once, then refreshed
