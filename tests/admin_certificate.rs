@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use certbound::config::AdminConfig;
 use certbound::pki::dev::{Authority, CertSpec, IssuedCert};
-use common::admin::{add_administrators, OPS};
+use common::admin::{add_administrators, sign_in_form, OPS};
 use common::chromium::{chromium, screenshot, text_of};
 use common::{chain_of, key_of, roots, Db, TestEnv};
 use rcgen::DnType;
@@ -67,22 +67,11 @@ fn browser(env: &TestEnv, cert: Option<&IssuedCert>) -> (reqwest::Client, Option
 
 /// Signs in as `OPS` with the sign-in form's double-submit token; the session cookie.
 async fn sign_in(env: &TestEnv, http: &reqwest::Client) -> String {
-    let form = http.get(env.front_url("/admin/sign-in")).send().await.unwrap();
-    assert_eq!(form.status(), 200);
-    let cookie = form.headers()["set-cookie"].to_str().unwrap().to_string();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = form.text().await.unwrap();
-    let token = html
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
+    let (cookie, token) = sign_in_form(env, http).await;
     let response = http
         .post(env.front_url("/admin/sign-in"))
         .header("cookie", cookie)
-        .form(&[("csrf", token), ("username", OPS.0), ("password", OPS.1)])
+        .form(&[("csrf", token.as_str()), ("username", OPS.0), ("password", OPS.1)])
         .send()
         .await
         .unwrap();

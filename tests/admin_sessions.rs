@@ -9,6 +9,7 @@ use certbound::domain::status::Status;
 use certbound::domain::{AdminRole, Administrator};
 use certbound::store::admin_sessions::AdminSessionRow;
 use certbound::web::cookies;
+use common::admin::sign_in_form;
 use common::{Db, TestEnv};
 
 const PASSWORD: &str = "correct horse battery";
@@ -27,24 +28,6 @@ fn browser(env: &TestEnv) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-/// The sign-in form's token and the cookie that must come back with it.
-async fn sign_in_form(env: &TestEnv, http: &reqwest::Client) -> (String, String) {
-    let response = http.get(env.front_url("/admin/sign-in")).send().await.unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = response.text().await.unwrap();
-    let token = html
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    (cookie, token)
 }
 
 /// Signs in; the status and, on success, the session cookie (`name=value`).

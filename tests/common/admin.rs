@@ -156,3 +156,21 @@ pub async fn signed_in_with(
         format!("admin-{page}-{tag}")
     })
 }
+
+/// The sign-in form's token and the cookie that must come back with it.
+pub async fn sign_in_form(env: &TestEnv, http: &reqwest::Client) -> (String, String) {
+    let response = http.get(env.front_url("/admin/sign-in")).send().await.unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = response.text().await.unwrap();
+    let token = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    (cookie, token)
+}
